@@ -1,0 +1,113 @@
+//! Property tests: every encoder round-trips through its decoder, and every decoder takes
+//! any input without panicking.
+
+use bytes::Bytes;
+use engineio_proto::{
+    DecodeError, Frame, Message, Packet, Session, SessionConfig, Sid, Timestamp, TransportKind,
+    decode_payload, encode_payload,
+};
+use proptest::prelude::*;
+
+/// Text without the record separator, which the protocol assumes never appears in text.
+fn payload_text() -> impl Strategy<Value = String> {
+    any::<String>().prop_map(|s| s.replace('\u{1e}', ""))
+}
+
+fn packet() -> impl Strategy<Value = Packet> {
+    prop_oneof![
+        payload_text().prop_map(|s| Packet::Open(Bytes::from(s))),
+        Just(Packet::Close),
+        payload_text().prop_map(|s| Packet::Ping(Bytes::from(s))),
+        payload_text().prop_map(|s| Packet::Pong(Bytes::from(s))),
+        payload_text().prop_map(|s| Packet::Message(Message::text(&s))),
+        proptest::collection::vec(any::<u8>(), 0..64)
+            .prop_map(|data| Packet::Message(Message::binary(data))),
+        Just(Packet::Upgrade),
+        Just(Packet::Noop),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn websocket_frames_round_trip(packet in packet()) {
+        let decoded = match packet.to_frame() {
+            Frame::Text(text) => Packet::decode_text(text).unwrap(),
+            Frame::Binary(data) => Packet::decode_binary(data),
+        };
+        prop_assert_eq!(decoded, packet);
+    }
+
+    #[test]
+    fn payloads_round_trip(packets in proptest::collection::vec(packet(), 1..8)) {
+        let body = encode_payload(&packets);
+        let decoded: Result<Vec<_>, DecodeError> = decode_payload(body).collect();
+        prop_assert_eq!(decoded.unwrap(), packets);
+    }
+
+    #[test]
+    fn text_decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let _ = Packet::decode_text(Bytes::from(bytes));
+    }
+
+    #[test]
+    fn payload_decoding_never_panics_and_stops_at_an_error(
+        bytes in proptest::collection::vec(any::<u8>(), 0..256)
+    ) {
+        let results: Vec<_> = decode_payload(Bytes::from(bytes)).collect();
+        if let Some(first_error) = results.iter().position(Result::is_err) {
+            prop_assert_eq!(first_error, results.len() - 1);
+        }
+    }
+
+    #[test]
+    fn payload_decoding_of_near_valid_input_never_panics(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just("4".to_owned()), Just("b".to_owned()), Just("\u{1e}".to_owned()),
+                Just("2probe".to_owned()), Just("=".to_owned()), "[A-Za-z0-9+/]{0,6}",
+            ],
+            0..24,
+        )
+    ) {
+        let _: Vec<_> = decode_payload(Bytes::from(parts.concat())).collect();
+    }
+
+    /// Whatever the client sends and whenever, the session never panics, closes at most
+    /// once, and never asks for a timeout in the past of its last input.
+    #[test]
+    fn the_session_survives_any_sequence_of_inputs(
+        inputs in proptest::collection::vec((0u8..10, packet(), 0u64..400), 0..40)
+    ) {
+        let mut now = Timestamp::ZERO;
+        let config = SessionConfig {
+            ping_interval: std::time::Duration::from_millis(300),
+            ping_timeout: std::time::Duration::from_millis(200),
+            ..SessionConfig::default()
+        };
+        let mut session = Session::new(Sid::from_random([3; 15]), config, TransportKind::Polling, now);
+        let mut closes = 0;
+        for (action, packet, advance) in inputs {
+            now = now + std::time::Duration::from_millis(advance);
+            match action {
+                0 => { let _ = session.handle_poll(now); }
+                1 => session.handle_poll_aborted(now),
+                2 => session.handle_packet(now, packet),
+                3 => { let _ = session.handle_probe_opened(now); }
+                4 => session.handle_probe_packet(now, packet),
+                5 => session.handle_probe_closed(now),
+                6 => { let _ = session.send(Message::text("x")); }
+                7 => session.close(now),
+                8 => session.handle_transport_error(now),
+                _ => session.handle_timeout(now),
+            }
+            while session.poll_transmit().is_some() {}
+            while let Some(event) = session.poll_event() {
+                if matches!(event, engineio_proto::Event::Closed(_)) {
+                    closes += 1;
+                }
+            }
+        }
+        prop_assert!(closes <= 1);
+        prop_assert_eq!(closes == 1, session.is_closed());
+    }
+}
