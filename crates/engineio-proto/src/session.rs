@@ -360,11 +360,17 @@ impl Session {
     /// long-polling delivers a `close` packet with the next GET (or gives up after the
     /// close timeout) and a WebSocket is closed. The reason is `forced close`.
     pub fn close(&mut self, now: Timestamp) {
+        self.close_within(now, self.config.close_timeout);
+    }
+
+    /// Like [`close`](Self::close), but long-polling waits at most `timeout` for a GET to
+    /// carry the `close` packet; a server shutting down passes zero.
+    pub fn close_within(&mut self, now: Timestamp, timeout: Duration) {
         if self.state != State::Open {
             return;
         }
         let deadline = match self.transport {
-            TransportKind::Polling => Some(now + self.config.close_timeout),
+            TransportKind::Polling => Some(now + timeout),
             TransportKind::WebSocket => None,
         };
         self.state = State::Closing { deadline };

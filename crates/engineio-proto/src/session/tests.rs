@@ -478,3 +478,15 @@ fn the_client_closing_its_websocket_is_a_transport_close() {
     session.handle_timeout(at(10_000));
     assert_eq!(events(&mut session), vec![]);
 }
+
+#[test]
+fn a_shutdown_does_not_wait_for_a_get() {
+    let mut session = polling_session();
+    session.close_within(at(7), Duration::ZERO);
+    assert_eq!(session.poll_timeout(), Some(at(7)));
+    session.handle_timeout(at(7));
+    assert_eq!(
+        events(&mut session),
+        vec![Event::Closed(CloseReason::ForcedClose)]
+    );
+}

@@ -1,0 +1,408 @@
+//! The task that owns one session: it feeds the protocol core what the transports and the
+//! application bring, writes what the core asks for, hands events to the application's
+//! handler, and re-arms one timer for the core's next deadline.
+//!
+//! It is a hand-written future (no `select!` re-creating futures on every wake-up): each
+//! poll drains the queues shared with the HTTP side, reads the WebSockets until they would
+//! block, then flushes, so a burst of messages costs one `writev`.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use engineio_proto::{Event, Message, PollError, Session, Timestamp, Transmit, TransportKind};
+use futures_core::Stream;
+use futures_sink::Sink;
+use tokio::sync::oneshot;
+use tokio::time::Sleep;
+
+use crate::handler::SocketHandler;
+use crate::server::EngineInner;
+use crate::socket::{CloseRequest, PollReply, PostError, SessionRequest, Shared};
+use crate::ws::{self, Incoming, WsStream};
+
+/// Iterations of the poll loop before the task yields to others.
+const MAX_ITERATIONS: usize = 32;
+
+pub(crate) struct SessionDriver {
+    engine: Arc<EngineInner>,
+    shared: Arc<Shared>,
+    core: Session,
+    handler: Box<dyn SocketHandler>,
+    /// The session's WebSocket, once it runs on one.
+    ws: Option<Box<WsStream>>,
+    /// Frames were queued on `ws` and not yet flushed.
+    ws_dirty: bool,
+    /// A WebSocket probing for an upgrade.
+    probe: Option<Box<WsStream>>,
+    probe_dirty: bool,
+    /// The long-polling GET waiting for data.
+    pending_poll: Option<oneshot::Sender<PollReply>>,
+    timer: Pin<Box<Sleep>>,
+    timer_deadline: Option<Timestamp>,
+    /// Scratch queues swapped with the shared ones, so steady traffic allocates nothing.
+    requests: VecDeque<SessionRequest>,
+    outbox: VecDeque<Message>,
+    finished: bool,
+}
+
+impl SessionDriver {
+    pub(crate) fn new(
+        engine: Arc<EngineInner>,
+        shared: Arc<Shared>,
+        core: Session,
+        handler: Box<dyn SocketHandler>,
+        ws: Option<WsStream>,
+    ) -> Self {
+        let deadline = core.poll_timeout();
+        let timer = Box::pin(tokio::time::sleep_until(
+            engine.instant(deadline.unwrap_or_default()),
+        ));
+        SessionDriver {
+            engine,
+            shared,
+            core,
+            handler,
+            ws: ws.map(Box::new),
+            ws_dirty: false,
+            probe: None,
+            probe_dirty: false,
+            pending_poll: None,
+            timer,
+            timer_deadline: deadline,
+            requests: VecDeque::new(),
+            outbox: VecDeque::new(),
+            finished: false,
+        }
+    }
+
+    /// Whether messages queued by the application can be handed to the transport now;
+    /// otherwise they wait in the shared queue, where they count against its byte limit.
+    fn can_take_outbox(&self) -> bool {
+        match self.core.transport() {
+            TransportKind::WebSocket => !self.ws_dirty && self.core.is_open(),
+            TransportKind::Polling => self.core.is_writable(),
+        }
+    }
+
+    /// One round of work. Returns true when the session is over.
+    fn step(&mut self, cx: &mut Context<'_>) -> bool {
+        let now = self.engine.now();
+        let can_take_outbox = self.can_take_outbox();
+        let close_requested =
+            self.shared
+                .take(&mut self.requests, &mut self.outbox, can_take_outbox);
+        for message in self.outbox.drain(..) {
+            // Refused only once the session is closing; the message is then dropped.
+            let _ = self.core.send(message);
+        }
+        match close_requested {
+            CloseRequest::None => {}
+            CloseRequest::Graceful => self.core.close(now),
+            CloseRequest::Immediate => self.core.close_within(now, Duration::ZERO),
+        }
+        let mut requests = std::mem::take(&mut self.requests);
+        for request in requests.drain(..) {
+            self.handle_request(now, request);
+        }
+        self.requests = requests;
+
+        // The probe first: if it completes the upgrade it becomes the main WebSocket, whose
+        // frames already buffered (a message right after `5`) must be read now.
+        self.read_probe(cx, now);
+        self.read_ws(cx, now);
+
+        if let Some(poll) = &mut self.pending_poll
+            && poll.poll_closed(cx).is_ready()
+        {
+            self.pending_poll = None;
+            self.core.handle_poll_aborted(now);
+        }
+        if self
+            .core
+            .poll_timeout()
+            .is_some_and(|deadline| deadline <= now)
+        {
+            self.core.handle_timeout(now);
+        }
+        self.dispatch();
+        self.transmit();
+        self.flush(cx, now);
+
+        if self.core.is_closed() {
+            self.finish();
+            return true;
+        }
+        false
+    }
+
+    fn handle_request(&mut self, now: Timestamp, request: SessionRequest) {
+        match request {
+            SessionRequest::Poll(reply) => match self.core.handle_poll(now) {
+                Ok(()) => self.pending_poll = Some(reply),
+                Err(error) => {
+                    let _ = reply.send(PollReply::Refused(error));
+                }
+            },
+            SessionRequest::Post { body, reply } => {
+                let outcome = self.handle_post(now, body);
+                let _ = reply.send(outcome);
+            }
+            SessionRequest::Probe(probe) => match self.core.handle_probe_opened(now) {
+                Ok(()) => {
+                    self.probe = Some(probe);
+                    self.probe_dirty = false;
+                }
+                Err(error) => {
+                    tracing::debug!(sid = %self.shared.sid, %error, "upgrade refused");
+                    ws::close_in_background(*probe);
+                }
+            },
+            SessionRequest::TransportError => self.core.handle_transport_error(now),
+        }
+    }
+
+    /// Hands the packets of a POST body to the core one at a time, dispatching events as
+    /// they come, so a body of many tiny packets needs no more memory than the body.
+    fn handle_post(&mut self, now: Timestamp, body: bytes::Bytes) -> Result<(), PostError> {
+        if self.core.is_closed() {
+            return Err(PostError::Closed);
+        }
+        if self.core.transport() != TransportKind::Polling {
+            return Err(PostError::TransportMismatch);
+        }
+        for packet in engineio_proto::decode_payload(body) {
+            match packet {
+                Ok(packet) => self.core.handle_packet(now, packet),
+                Err(error) => {
+                    tracing::debug!(sid = %self.shared.sid, %error, "invalid payload");
+                    self.core.handle_parse_error(now);
+                    self.dispatch();
+                    return Err(PostError::Parse);
+                }
+            }
+            self.dispatch();
+        }
+        Ok(())
+    }
+
+    fn read_ws(&mut self, cx: &mut Context<'_>, now: Timestamp) {
+        while !self.core.is_closed() {
+            let Some(ws) = &mut self.ws else { return };
+            match Pin::new(&mut **ws).poll_next(cx) {
+                Poll::Pending => return,
+                Poll::Ready(Some(Ok(message))) => match ws::from_message(message) {
+                    Incoming::Packet(Ok(packet)) => self.core.handle_packet(now, packet),
+                    Incoming::Packet(Err(error)) => {
+                        tracing::debug!(sid = %self.shared.sid, %error, "invalid packet");
+                        self.core.handle_parse_error(now);
+                    }
+                    Incoming::Close => self.core.handle_transport_closed(now),
+                    // The WebSocket layer queued a pong: flush it.
+                    Incoming::Control => self.ws_dirty = true,
+                },
+                Poll::Ready(Some(Err(error))) => {
+                    tracing::debug!(sid = %self.shared.sid, %error, "websocket error");
+                    self.core.handle_transport_error(now);
+                }
+                Poll::Ready(None) => self.core.handle_transport_closed(now),
+            }
+            self.dispatch();
+        }
+    }
+
+    fn read_probe(&mut self, cx: &mut Context<'_>, now: Timestamp) {
+        loop {
+            let Some(probe) = &mut self.probe else { return };
+            let packet = match Pin::new(&mut **probe).poll_next(cx) {
+                Poll::Pending => return,
+                Poll::Ready(Some(Ok(message))) => match ws::from_message(message) {
+                    Incoming::Packet(Ok(packet)) => Some(packet),
+                    Incoming::Control => {
+                        self.probe_dirty = true;
+                        continue;
+                    }
+                    Incoming::Packet(Err(_)) | Incoming::Close => None,
+                },
+                Poll::Ready(Some(Err(_)) | None) => None,
+            };
+            match packet {
+                Some(packet) => self.core.handle_probe_packet(now, packet),
+                None => {
+                    self.core.handle_probe_closed(now);
+                    if let Some(probe) = self.probe.take() {
+                        ws::close_in_background(*probe);
+                    }
+                }
+            }
+            self.dispatch();
+            self.transmit();
+        }
+    }
+
+    fn dispatch(&mut self) {
+        while let Some(event) = self.core.poll_event() {
+            match event {
+                Event::Message(message) => self.handler.on_message(message),
+                Event::Upgraded => self.handler.on_upgrade(),
+                Event::Closed(reason) => {
+                    tracing::debug!(sid = %self.shared.sid, %reason, "session closed");
+                    self.handler.on_close(reason);
+                }
+            }
+        }
+    }
+
+    fn transmit(&mut self) {
+        while let Some(transmit) = self.core.poll_transmit() {
+            match transmit {
+                Transmit::WebSocket(packet) => {
+                    if let Some(ws) = &mut self.ws {
+                        // tokio-websockets queues frames without bound in `start_send`;
+                        // the queue is bounded by taking the application's messages only
+                        // when the previous batch is flushed.
+                        self.ws_dirty |= Pin::new(&mut **ws)
+                            .start_send(ws::to_message(&packet))
+                            .is_ok();
+                    }
+                }
+                Transmit::Probe(packet) => {
+                    if let Some(probe) = &mut self.probe {
+                        self.probe_dirty |= Pin::new(&mut **probe)
+                            .start_send(ws::to_message(&packet))
+                            .is_ok();
+                    }
+                }
+                Transmit::PollResponse(payload) => {
+                    if let Some(poll) = self.pending_poll.take() {
+                        let _ = poll.send(PollReply::Payload(payload));
+                    }
+                }
+                Transmit::PromoteProbe => {
+                    self.ws = self.probe.take();
+                    self.ws_dirty = self.probe_dirty;
+                    self.shared.set_transport(TransportKind::WebSocket);
+                }
+                Transmit::CloseProbe => {
+                    if let Some(probe) = self.probe.take() {
+                        ws::close_in_background(*probe);
+                    }
+                }
+                Transmit::CloseWebSocket => {
+                    if let Some(ws) = self.ws.take() {
+                        ws::close_in_background(*ws);
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self, cx: &mut Context<'_>, now: Timestamp) {
+        if self.ws_dirty
+            && let Some(ws) = &mut self.ws
+        {
+            match Pin::new(&mut **ws).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.ws_dirty = false,
+                Poll::Ready(Err(error)) => {
+                    tracing::debug!(sid = %self.shared.sid, %error, "websocket write failed");
+                    self.ws_dirty = false;
+                    self.core.handle_transport_error(now);
+                    self.dispatch();
+                    self.transmit();
+                }
+                Poll::Pending => {}
+            }
+        }
+        if self.probe_dirty
+            && let Some(probe) = &mut self.probe
+        {
+            match Pin::new(&mut **probe).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.probe_dirty = false,
+                Poll::Ready(Err(_)) => {
+                    self.probe_dirty = false;
+                    self.probe = None;
+                    self.core.handle_probe_closed(now);
+                }
+                Poll::Pending => {}
+            }
+        }
+    }
+
+    /// The session is over: refuse what is still queued, let the WebSockets close in the
+    /// background, and leave the registry.
+    fn finish(&mut self) {
+        self.finished = true;
+        for request in self.shared.mark_closed() {
+            refuse(request);
+        }
+        if let Some(poll) = self.pending_poll.take() {
+            let _ = poll.send(PollReply::Refused(PollError::Closed));
+        }
+        if let Some(ws) = self.ws.take() {
+            ws::close_in_background(*ws);
+        }
+        if let Some(probe) = self.probe.take() {
+            ws::close_in_background(*probe);
+        }
+        self.engine.registry.remove(&self.shared.sid);
+    }
+
+    /// Points the timer at the core's next deadline; true if that deadline has passed.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.core.poll_timeout() else {
+            return false;
+        };
+        if self.timer_deadline != Some(deadline) {
+            self.timer.as_mut().reset(self.engine.instant(deadline));
+            self.timer_deadline = Some(deadline);
+        }
+        self.timer.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn refuse(request: SessionRequest) {
+    match request {
+        SessionRequest::Poll(reply) => {
+            let _ = reply.send(PollReply::Refused(PollError::Closed));
+        }
+        SessionRequest::Post { reply, .. } => {
+            let _ = reply.send(Err(PostError::Closed));
+        }
+        SessionRequest::Probe(probe) => ws::close_in_background(*probe),
+        SessionRequest::TransportError => {}
+    }
+}
+
+impl Future for SessionDriver {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        for _ in 0..MAX_ITERATIONS {
+            if this.step(cx) {
+                return Poll::Ready(());
+            }
+            if this.shared.park(cx.waker(), this.can_take_outbox()) && !this.poll_timer(cx) {
+                return Poll::Pending;
+            }
+        }
+        // Still busy: let other tasks run, then come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl Drop for SessionDriver {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The task was cancelled (runtime shutdown) or a handler panicked.
+            for request in self.shared.mark_closed() {
+                refuse(request);
+            }
+            self.engine.registry.remove(&self.shared.sid);
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The handle an application holds for a session, and the state it shares with the
+//! session's task.
+//!
+//! One task owns each session (see `driver.rs`). Everything else reaches it through
+//! [`Shared`]: a queue of outgoing messages bounded in bytes, a queue of requests from the
+//! HTTP side (long-polling GETs and POSTs, a WebSocket probing for an upgrade), and a waker.
+//! Both queues sit behind one short-held mutex; an idle session's queues allocate nothing,
+//! which keeps a held connection small.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use atomic_waker::AtomicWaker;
+use bytes::Bytes;
+use engineio_proto::{Message, PollError, Sid, TransportKind};
+use http::request::Parts;
+use tokio::sync::{Notify, oneshot};
+
+use crate::ws::WsStream;
+
+/// The remote address of a connection, as a request extension. [`serve`](crate::serve)
+/// adds it; behind another server, add it yourself to have
+/// [`EngineSocket::remote_addr`] answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// A message could not be queued without waiting.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TrySendError {
+    /// The session's outgoing queue holds `max_buffered_bytes` already: the client reads
+    /// slower than the server writes. Try later, wait with [`EngineSocket::send`], drop
+    /// the message, or close the session.
+    Full(Message),
+    /// The session is closed; the message is returned.
+    Closed(Message),
+}
+
+impl fmt::Display for TrySendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("the session's outgoing buffer is full"),
+            TrySendError::Closed(_) => f.write_str("the session is closed"),
+        }
+    }
+}
+
+impl std::error::Error for TrySendError {}
+
+/// The session closed before the message could be queued; the message is returned.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SendError(pub Message);
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the session is closed")
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// What the session's task answers a long-polling GET.
+#[derive(Debug)]
+pub(crate) enum PollReply {
+    Payload(Bytes),
+    Refused(PollError),
+}
+
+/// Why the session's task refused a POST.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PostError {
+    /// The body is not a valid payload; the session is closed.
+    Parse,
+    /// The session runs on WebSocket now.
+    TransportMismatch,
+    /// The session is closed.
+    Closed,
+}
+
+/// How the application asked the session to close.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum CloseRequest {
+    #[default]
+    None,
+    /// Send what is queued; long-polling waits for a GET up to the close timeout.
+    Graceful,
+    /// Server shutdown: do not wait for a GET that may never come.
+    Immediate,
+}
+
+/// Work for the session's task from the HTTP side.
+pub(crate) enum SessionRequest {
+    Poll(oneshot::Sender<PollReply>),
+    Post {
+        body: Bytes,
+        reply: oneshot::Sender<Result<(), PostError>>,
+    },
+    Probe(Box<WsStream>),
+    /// The HTTP side saw the transport fail (overlapping POSTs, an oversized body).
+    TransportError,
+}
+
+#[derive(Default)]
+pub(crate) struct QueueState {
+    pub(crate) outbox: VecDeque<Message>,
+    outbox_bytes: usize,
+    pub(crate) requests: VecDeque<SessionRequest>,
+    pub(crate) close_requested: CloseRequest,
+    closed: bool,
+    /// The task is running and will look at the queues before it sleeps: no wake needed.
+    driver_active: bool,
+    /// A sender waits in [`EngineSocket::send`] for room.
+    space_wanted: bool,
+}
+
+/// State shared between a session's task and everyone else.
+pub(crate) struct Shared {
+    pub(crate) sid: Sid,
+    request: Parts,
+    queues: Mutex<QueueState>,
+    waker: AtomicWaker,
+    space: Notify,
+    max_buffered_bytes: usize,
+    /// A long-polling POST is being read (only one at a time keeps packets in order).
+    pub(crate) post_active: AtomicBool,
+    transport: AtomicU8,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        sid: Sid,
+        request: Parts,
+        transport: TransportKind,
+        max_buffered_bytes: usize,
+    ) -> Self {
+        Shared {
+            sid,
+            request,
+            queues: Mutex::new(QueueState::default()),
+            waker: AtomicWaker::new(),
+            space: Notify::new(),
+            max_buffered_bytes,
+            post_active: AtomicBool::new(false),
+            transport: AtomicU8::new(transport as u8),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Every critical section is a few queue operations that cannot leave the state
+        // half-updated, so a poisoned lock is still consistent.
+        self.queues
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn push_message(&self, message: Message) -> Result<(), TrySendError> {
+        let len = message.len();
+        let mut queues = self.lock();
+        if queues.closed {
+            return Err(TrySendError::Closed(message));
+        }
+        // One message always fits in an empty queue, however large.
+        if !queues.outbox.is_empty() && queues.outbox_bytes + len > self.max_buffered_bytes {
+            queues.space_wanted = true;
+            return Err(TrySendError::Full(message));
+        }
+        queues.outbox.push_back(message);
+        queues.outbox_bytes += len;
+        let wake = !queues.driver_active;
+        drop(queues);
+        if wake {
+            self.waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Hands work to the session's task; gives the request back if the session is closed.
+    pub(crate) fn push_request(&self, request: SessionRequest) -> Result<(), SessionRequest> {
+        let mut queues = self.lock();
+        if queues.closed {
+            return Err(request);
+        }
+        queues.requests.push_back(request);
+        let wake = !queues.driver_active;
+        drop(queues);
+        if wake {
+            self.waker.wake();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn request_close(&self, how: CloseRequest) {
+        let mut queues = self.lock();
+        if queues.closed {
+            return;
+        }
+        queues.close_requested = queues.close_requested.max(how);
+        let wake = !queues.driver_active;
+        drop(queues);
+        if wake {
+            self.waker.wake();
+        }
+    }
+
+    /// For the task: takes the pending requests and, if `take_outbox`, the queued messages,
+    /// swapping in its (empty) scratch queues so that steady traffic allocates nothing.
+    /// Messages are always taken when a close was requested, so that they go out first.
+    /// Returns the close request, if any.
+    pub(crate) fn take(
+        &self,
+        requests: &mut VecDeque<SessionRequest>,
+        outbox: &mut VecDeque<Message>,
+        take_outbox: bool,
+    ) -> CloseRequest {
+        let mut queues = self.lock();
+        queues.driver_active = true;
+        std::mem::swap(&mut queues.requests, requests);
+        let mut notify = false;
+        let closing = queues.close_requested != CloseRequest::None;
+        if (take_outbox || closing) && !queues.outbox.is_empty() {
+            std::mem::swap(&mut queues.outbox, outbox);
+            queues.outbox_bytes = 0;
+            notify = std::mem::take(&mut queues.space_wanted);
+        }
+        let close = std::mem::take(&mut queues.close_requested);
+        drop(queues);
+        if notify {
+            self.space.notify_waiters();
+        }
+        close
+    }
+
+    /// For the task, before it sleeps: registers its waker and, unless work arrived
+    /// meanwhile, marks it inactive so that the next push wakes it. Returns false if there
+    /// is work to do now.
+    pub(crate) fn park(&self, waker: &std::task::Waker, can_take_outbox: bool) -> bool {
+        self.waker.register(waker);
+        let mut queues = self.lock();
+        let work = !queues.requests.is_empty()
+            || queues.close_requested != CloseRequest::None
+            || (can_take_outbox && !queues.outbox.is_empty());
+        if !work {
+            queues.driver_active = false;
+        }
+        !work
+    }
+
+    /// For the task, when the session ends: refuses further sends and returns the requests
+    /// still queued so that their callers get an answer.
+    pub(crate) fn mark_closed(&self) -> VecDeque<SessionRequest> {
+        let mut queues = self.lock();
+        queues.closed = true;
+        queues.outbox = VecDeque::new();
+        queues.outbox_bytes = 0;
+        let requests = std::mem::take(&mut queues.requests);
+        drop(queues);
+        self.space.notify_waiters();
+        requests
+    }
+
+    pub(crate) fn set_transport(&self, transport: TransportKind) {
+        self.transport.store(transport as u8, Ordering::Release);
+    }
+}
+
+/// A handle on one Engine.IO session: the server side of a client connection.
+///
+/// Cheap to clone. Sending queues the message for the session's task, which writes it on
+/// whichever transport the session uses at that moment.
+#[derive(Clone)]
+pub struct EngineSocket {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for EngineSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineSocket")
+            .field("sid", &self.shared.sid)
+            .field("transport", &self.transport())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineSocket {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        EngineSocket { shared }
+    }
+
+    /// The session id.
+    pub fn sid(&self) -> Sid {
+        self.shared.sid
+    }
+
+    /// The request that opened the session: method, URI with its query, headers, and
+    /// extensions such as [`RemoteAddr`].
+    pub fn request(&self) -> &Parts {
+        &self.shared.request
+    }
+
+    /// The client's address, if the server put a [`RemoteAddr`] extension on the request.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.shared
+            .request
+            .extensions
+            .get::<RemoteAddr>()
+            .map(|addr| addr.0)
+    }
+
+    /// The transport the session runs on now.
+    pub fn transport(&self) -> TransportKind {
+        if self.shared.transport.load(Ordering::Acquire) == TransportKind::WebSocket as u8 {
+            TransportKind::WebSocket
+        } else {
+            TransportKind::Polling
+        }
+    }
+
+    /// Queues a message without waiting. Fails with `Full` when `max_buffered_bytes` are
+    /// already queued (an empty queue takes one message of any size).
+    pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
+        self.shared.push_message(message.into())
+    }
+
+    /// Queues a message, waiting for room if the queue is full.
+    pub async fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
+        let mut message = message.into();
+        loop {
+            let notified = self.shared.space.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the attempt, so a wake-up between the two is not lost.
+            notified.as_mut().enable();
+            match self.shared.push_message(message) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(returned)) => return Err(SendError(returned)),
+                Err(TrySendError::Full(returned)) => {
+                    message = returned;
+                    notified.await;
+                }
+            }
+        }
+    }
+
+    /// Bytes of messages queued and not yet handed to the transport.
+    pub fn buffered_bytes(&self) -> usize {
+        self.shared.lock().outbox_bytes
+    }
+
+    /// Whether the session is closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+
+    /// Closes the session: queued messages are sent first, then the transport is closed.
+    /// The handler's `on_close` receives `forced close`.
+    pub fn close(&self) {
+        self.shared.request_close(CloseRequest::Graceful);
+    }
+}

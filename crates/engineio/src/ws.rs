@@ -1,0 +1,180 @@
+//! WebSocket plumbing: the RFC 6455 opening handshake on hyper's upgrade path, and the
+//! conversion between Engine.IO packets and WebSocket messages.
+//!
+//! Framing is tokio-websockets' (chosen by measurement: see `bench/ws-crates/README.md`):
+//! it checks the announced payload length against `max_payload` before allocating
+//! (closing with 1009 past it), rejects reserved bits, unknown opcodes, unmasked client
+//! frames and fragmented or oversized control frames (1002) and invalid UTF-8 (1007).
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use engineio_proto::{DecodeError, Frame, Packet};
+use futures_sink::Sink;
+use http::{HeaderMap, HeaderValue, header};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio_websockets::{Config, Limits, Message, ServerBuilder, WebSocketStream};
+
+/// A server-side WebSocket over a connection hyper upgraded.
+pub(crate) type WsStream = WebSocketStream<TokioIo<Upgraded>>;
+
+/// How long a WebSocket being closed may take to send its close frame and hear the peer's.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// Why a request that asks for a WebSocket cannot have one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HandshakeError {
+    /// `Sec-WebSocket-Version` is missing or not 13.
+    Version,
+    /// `Sec-WebSocket-Key` is missing or not 16 bytes in base64.
+    Key,
+}
+
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value.to_str().is_ok_and(|value| {
+            value
+                .split(',')
+                .any(|part| part.trim().eq_ignore_ascii_case(token))
+        })
+    })
+}
+
+/// Whether the request asks to upgrade to WebSocket (`Connection: upgrade` and
+/// `Upgrade: websocket`). Other upgrades, such as `h2c`, are not WebSocket requests.
+pub(crate) fn is_websocket_request(headers: &HeaderMap) -> bool {
+    has_token(headers, header::CONNECTION, "upgrade")
+        && has_token(headers, header::UPGRADE, "websocket")
+}
+
+/// Checks the version and key of an opening handshake and computes the
+/// `Sec-WebSocket-Accept` answer.
+pub(crate) fn accept_key(headers: &HeaderMap) -> Result<HeaderValue, HandshakeError> {
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|version| version.as_bytes() != b"13")
+    {
+        return Err(HandshakeError::Version);
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or(HandshakeError::Key)?;
+    let decoded = STANDARD
+        .decode(key.as_bytes())
+        .map_err(|_| HandshakeError::Key)?;
+    if decoded.len() != 16 {
+        return Err(HandshakeError::Key);
+    }
+    let mut sha1 = sha1_smol::Sha1::new();
+    sha1.update(key.as_bytes());
+    sha1.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    let accept = STANDARD.encode(sha1.digest().bytes());
+    HeaderValue::from_str(&accept).map_err(|_| HandshakeError::Key)
+}
+
+/// Wraps an upgraded connection in a server WebSocket whose messages may not exceed
+/// `max_payload` bytes.
+pub(crate) fn websocket(io: Upgraded, max_payload: usize) -> WsStream {
+    ServerBuilder::new()
+        .limits(Limits::default().max_payload_len(Some(max_payload)))
+        .config(Config::default())
+        .serve(TokioIo::new(io))
+}
+
+/// The WebSocket message carrying a packet; a text message's bytes are shared, not copied.
+pub(crate) fn to_message(packet: &Packet) -> Message {
+    match packet.to_frame() {
+        Frame::Text(text) => Message::text(text),
+        Frame::Binary(data) => Message::binary(data),
+    }
+}
+
+/// What a WebSocket message means to the session.
+pub(crate) enum Incoming {
+    Packet(Result<Packet, DecodeError>),
+    /// The peer closed the WebSocket.
+    Close,
+    /// A ping or pong frame (the WebSocket layer answers pings itself).
+    Control,
+}
+
+pub(crate) fn from_message(message: Message) -> Incoming {
+    if message.is_text() {
+        Incoming::Packet(Packet::decode_text(message.into_payload().into()))
+    } else if message.is_binary() {
+        Incoming::Packet(Ok(Packet::decode_binary(message.into_payload().into())))
+    } else if message.is_close() {
+        Incoming::Close
+    } else {
+        Incoming::Control
+    }
+}
+
+/// Closes a WebSocket in the background: sends a close frame (or the one the WebSocket
+/// layer queued after a protocol error), waits briefly for the peer's, then drops it.
+pub(crate) fn close_in_background(mut ws: WsStream) {
+    tokio::spawn(async move {
+        let close = std::future::poll_fn(|cx| std::pin::Pin::new(&mut ws).poll_close(cx));
+        let _ = tokio::time::timeout(CLOSE_LINGER, close).await;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    header::HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn accept_key_of_the_rfc_example() {
+        let headers = headers(&[
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ]);
+        assert_eq!(
+            accept_key(&headers).unwrap(),
+            "s3pPLMBiTxaQ9kYGzzhZRp7xOo0="
+        );
+    }
+
+    #[test]
+    fn bad_versions_and_keys_are_refused() {
+        let bad_version = headers(&[
+            ("sec-websocket-version", "8"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ]);
+        assert_eq!(accept_key(&bad_version), Err(HandshakeError::Version));
+        let short_key = headers(&[
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "AAAA"),
+        ]);
+        assert_eq!(accept_key(&short_key), Err(HandshakeError::Key));
+        let no_key = headers(&[("sec-websocket-version", "13")]);
+        assert_eq!(accept_key(&no_key), Err(HandshakeError::Key));
+    }
+
+    #[test]
+    fn only_websocket_upgrades_count() {
+        assert!(is_websocket_request(&headers(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "WebSocket"),
+        ])));
+        assert!(!is_websocket_request(&headers(&[
+            ("connection", "Upgrade, HTTP2-Settings"),
+            ("upgrade", "h2c"),
+        ])));
+        assert!(!is_websocket_request(&headers(&[("upgrade", "websocket")])));
+    }
+}
