@@ -2,12 +2,16 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod raw;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use engineio::{CloseReason, EngineIo, EngineIoBuilder, EngineSocket, Message, SocketHandler};
+use engineio::{
+    CloseReason, EngineIo, EngineIoBuilder, EngineSocket, Message, Serve, SocketHandler,
+};
 use tokio::sync::Notify;
 
 /// What the server's handler saw, in order.
@@ -90,6 +94,14 @@ pub struct TestServer {
 impl TestServer {
     /// An echo server with these options on a free port of 127.0.0.1.
     pub async fn start(builder: EngineIoBuilder) -> TestServer {
+        Self::start_with(builder, |serve| serve).await
+    }
+
+    /// Like [`start`](Self::start), with options for the HTTP server.
+    pub async fn start_with(
+        builder: EngineIoBuilder,
+        configure: impl FnOnce(Serve<EngineIo>) -> Serve<EngineIo>,
+    ) -> TestServer {
         let recorder = Recorder::default();
         let handler_recorder = recorder.clone();
         let engine = builder
@@ -103,7 +115,7 @@ impl TestServer {
             .expect("valid configuration");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(engineio::serve(listener, engine.clone()).into_future());
+        tokio::spawn(configure(engineio::serve(listener, engine.clone())).into_future());
         TestServer {
             addr,
             engine,

@@ -252,7 +252,15 @@ impl fmt::Display for SessionClosed {
 
 impl std::error::Error for SessionClosed {}
 
-/// The server side of one Engine.IO session; see the [module documentation](self).
+/// The server side of one Engine.IO session, as a state machine driven by explicit time.
+///
+/// A driver feeds it what happens (`handle_*`), sends what it asks for
+/// ([`poll_transmit`](Session::poll_transmit)), hands its [`Event`]s to the application
+/// ([`poll_event`](Session::poll_event)), and calls
+/// [`handle_timeout`](Session::handle_timeout) when [`poll_timeout`](Session::poll_timeout)
+/// is reached. It owns every rule of the protocol that does not need a socket: the ping
+/// schedule and pong deadline, the upgrade probe, the one-GET-at-a-time rule of long-polling
+/// and what each kind of close sends.
 #[derive(Debug)]
 pub struct Session {
     config: SessionConfig,

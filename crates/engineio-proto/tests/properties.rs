@@ -98,7 +98,10 @@ proptest! {
                 6 => { let _ = session.send(Message::text("x")); }
                 7 => session.close(now),
                 8 => session.handle_transport_error(now),
-                _ => session.handle_timeout(now),
+                _ => {
+                    session.handle_timeout(now);
+                    prop_assert!(session.poll_timeout().is_none_or(|deadline| deadline > now));
+                }
             }
             while session.poll_transmit().is_some() {}
             while let Some(event) = session.poll_event() {

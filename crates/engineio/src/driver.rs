@@ -157,7 +157,7 @@ impl SessionDriver {
                     self.probe_dirty = false;
                 }
                 Err(error) => {
-                    tracing::debug!(sid = %self.shared.sid, %error, "upgrade refused");
+                    tracing::debug!(session = self.shared.log_id, %error, "upgrade refused");
                     ws::close_in_background(*probe);
                 }
             },
@@ -178,7 +178,7 @@ impl SessionDriver {
             match packet {
                 Ok(packet) => self.core.handle_packet(now, packet),
                 Err(error) => {
-                    tracing::debug!(sid = %self.shared.sid, %error, "invalid payload");
+                    tracing::debug!(session = self.shared.log_id, %error, "invalid payload");
                     self.core.handle_parse_error(now);
                     self.dispatch();
                     return Err(PostError::Parse);
@@ -197,7 +197,7 @@ impl SessionDriver {
                 Poll::Ready(Some(Ok(message))) => match ws::from_message(message) {
                     Incoming::Packet(Ok(packet)) => self.core.handle_packet(now, packet),
                     Incoming::Packet(Err(error)) => {
-                        tracing::debug!(sid = %self.shared.sid, %error, "invalid packet");
+                        tracing::debug!(session = self.shared.log_id, %error, "invalid packet");
                         self.core.handle_parse_error(now);
                     }
                     Incoming::Close => self.core.handle_transport_closed(now),
@@ -205,7 +205,8 @@ impl SessionDriver {
                     Incoming::Control => self.ws_dirty = true,
                 },
                 Poll::Ready(Some(Err(error))) => {
-                    tracing::debug!(sid = %self.shared.sid, %error, "websocket error");
+                    tracing::debug!(session = self.shared.log_id, %error, "websocket error");
+                    ws::queue_close_for(ws, &error);
                     self.core.handle_transport_error(now);
                 }
                 Poll::Ready(None) => self.core.handle_transport_closed(now),
@@ -249,7 +250,7 @@ impl SessionDriver {
                 Event::Message(message) => self.handler.on_message(message),
                 Event::Upgraded => self.handler.on_upgrade(),
                 Event::Closed(reason) => {
-                    tracing::debug!(sid = %self.shared.sid, %reason, "session closed");
+                    tracing::debug!(session = self.shared.log_id, %reason, "session closed");
                     self.handler.on_close(reason);
                 }
             }
@@ -307,7 +308,7 @@ impl SessionDriver {
             match Pin::new(&mut **ws).poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.ws_dirty = false,
                 Poll::Ready(Err(error)) => {
-                    tracing::debug!(sid = %self.shared.sid, %error, "websocket write failed");
+                    tracing::debug!(session = self.shared.log_id, %error, "websocket write failed");
                     self.ws_dirty = false;
                     self.core.handle_transport_error(now);
                     self.dispatch();

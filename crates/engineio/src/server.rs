@@ -462,7 +462,7 @@ impl EngineInner {
         let body = match read.await {
             Ok(body) => body,
             Err(error) => {
-                tracing::debug!(sid = %shared.sid, ?error, "long-polling body refused");
+                tracing::debug!(session = shared.log_id, ?error, "long-polling body refused");
                 let _ = shared.push_request(SessionRequest::TransportError);
                 return match error {
                     BodyError::TooLarge => status_response(StatusCode::PAYLOAD_TOO_LARGE),

@@ -118,6 +118,8 @@ pub(crate) struct QueueState {
 /// State shared between a session's task and everyone else.
 pub(crate) struct Shared {
     pub(crate) sid: Sid,
+    /// A number for logs: the session id is a bearer token and is never logged.
+    pub(crate) log_id: u64,
     request: Parts,
     queues: Mutex<QueueState>,
     waker: AtomicWaker,
@@ -135,8 +137,10 @@ impl Shared {
         transport: TransportKind,
         max_buffered_bytes: usize,
     ) -> Self {
+        static NEXT_LOG_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Shared {
             sid,
+            log_id: NEXT_LOG_ID.fetch_add(1, Ordering::Relaxed),
             request,
             queues: Mutex::new(QueueState::default()),
             waker: AtomicWaker::new(),

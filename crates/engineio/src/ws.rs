@@ -112,6 +112,17 @@ pub(crate) fn from_message(message: Message) -> Incoming {
     }
 }
 
+/// After a read error: when a fragmented message grew past the limit, tokio-websockets
+/// reports it without queueing a close frame (it does for a single oversized frame), so
+/// queue 1009 here; the close that follows then sends it.
+pub(crate) fn queue_close_for(ws: &mut WsStream, error: &tokio_websockets::Error) {
+    if let tokio_websockets::Error::PayloadTooLong { .. } = error {
+        let close = Message::close(Some(tokio_websockets::CloseCode::MESSAGE_TOO_BIG), "");
+        // Fails only if a close is already queued, which is what we want anyway.
+        let _ = std::pin::Pin::new(ws).start_send(close);
+    }
+}
+
 /// Closes a WebSocket in the background: sends a close frame (or the one the WebSocket
 /// layer queued after a protocol error), waits briefly for the peer's, then drops it.
 pub(crate) fn close_in_background(mut ws: WsStream) {
@@ -145,7 +156,7 @@ mod tests {
         ]);
         assert_eq!(
             accept_key(&headers).unwrap(),
-            "s3pPLMBiTxaQ9kYGzzhZRp7xOo0="
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
 
