@@ -114,3 +114,36 @@ proptest! {
         prop_assert_eq!(closes == 1, session.is_closed());
     }
 }
+
+proptest! {
+    #[test]
+    fn handshakes_round_trip(
+        sid in "[A-Za-z0-9_-]{20}",
+        upgrades in proptest::collection::vec("[a-z]{1,10}", 0..3),
+        ping_interval in any::<u32>(),
+        ping_timeout in any::<u32>(),
+        max_payload in any::<u64>(),
+    ) {
+        let handshake = engineio_proto::Handshake {
+            sid, upgrades,
+            ping_interval: u64::from(ping_interval),
+            ping_timeout: u64::from(ping_timeout),
+            max_payload,
+        };
+        prop_assert_eq!(engineio_proto::Handshake::from_json(handshake.to_json().as_bytes()), Ok(handshake));
+    }
+
+    #[test]
+    fn handshake_decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
+        let _ = engineio_proto::Handshake::from_json(&bytes);
+    }
+
+    #[test]
+    fn session_ids_round_trip(random in any::<[u8; 15]>(), text in ".{0,24}") {
+        let sid = Sid::from_random(random);
+        prop_assert_eq!(Sid::parse(sid.as_str()), Some(sid));
+        if let Some(parsed) = Sid::parse(&text) {
+            prop_assert_eq!(parsed.as_str(), text.as_str());
+        }
+    }
+}

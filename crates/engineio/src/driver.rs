@@ -130,6 +130,8 @@ impl SessionDriver {
         }
         self.dispatch();
         self.transmit();
+        // Transmitting can end the session (a close delivered by the last GET).
+        self.dispatch();
         self.flush(cx, now);
 
         if self.core.is_closed() {
@@ -336,6 +338,7 @@ impl SessionDriver {
     /// background, and leave the registry.
     fn finish(&mut self) {
         self.finished = true;
+        self.dispatch();
         for request in self.shared.mark_closed() {
             refuse(request);
         }
