@@ -1,0 +1,236 @@
+//! The arguments of an event or an ack, kept as they arrived.
+//!
+//! A server that relays or echoes arguments should not parse and re-serialise them: [`Args`]
+//! keeps the received bytes (a JSON array and its binary attachments, or a msgpack array),
+//! checked once by the decoder, and an encoder writes them back unchanged. A handler that
+//! wants types deserialises them with [`Args::deserialize`].
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use bytes::Bytes;
+use serde::de::value::SeqAccessDeserializer;
+use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
+
+use crate::json;
+use crate::value::Value;
+
+/// Deepest nesting a msgpack value may have when it is built (serde_json's limit for JSON).
+const MAX_DEPTH: usize = 128;
+
+/// Arguments of an event (after its name) or of an ack.
+#[derive(Clone, PartialEq, Default)]
+pub struct Args(pub(crate) Repr);
+
+#[derive(Clone, PartialEq, Default)]
+pub(crate) enum Repr {
+    /// No arguments.
+    #[default]
+    Empty,
+    /// Elements of the JSON array `source` from index `skip`; the first starts at byte
+    /// `start`. Placeholders in it stand for `attachments`.
+    Json {
+        source: Bytes,
+        skip: usize,
+        start: usize,
+        attachments: Vec<Bytes>,
+    },
+    /// Elements of the msgpack array `source` from index `skip`: `count` elements encoded
+    /// from byte `start` to the end.
+    MsgPack {
+        source: Bytes,
+        skip: usize,
+        start: usize,
+        count: usize,
+    },
+    /// Values built by the application.
+    Values(Vec<Value>),
+}
+
+/// Arguments that do not deserialise into the requested type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgsError(String);
+
+impl ArgsError {
+    pub(crate) fn new(message: impl fmt::Display) -> Self {
+        ArgsError(message.to_string())
+    }
+}
+
+impl fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid arguments: {}", self.0)
+    }
+}
+
+impl std::error::Error for ArgsError {}
+
+impl fmt::Debug for Args {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Empty => f.write_str("Args[]"),
+            Repr::Json {
+                source,
+                start,
+                attachments,
+                ..
+            } => write!(
+                f,
+                "Args(json {:?}, {} attachments)",
+                String::from_utf8_lossy(&source[*start..]),
+                attachments.len()
+            ),
+            Repr::MsgPack { count, .. } => write!(f, "Args(msgpack, {count} values)"),
+            Repr::Values(values) => write!(f, "Args({values:?})"),
+        }
+    }
+}
+
+impl From<Vec<Value>> for Args {
+    fn from(values: Vec<Value>) -> Self {
+        Args::from_values(values)
+    }
+}
+
+impl Args {
+    /// No arguments.
+    pub fn new() -> Self {
+        Args(Repr::Empty)
+    }
+
+    /// Arguments from values.
+    pub fn from_values(values: Vec<Value>) -> Self {
+        if values.is_empty() {
+            Args(Repr::Empty)
+        } else {
+            Args(Repr::Values(values))
+        }
+    }
+
+    /// Whether there are no arguments.
+    pub fn is_empty(&self) -> bool {
+        match &self.0 {
+            Repr::Empty => true,
+            Repr::Json { source, start, .. } => source[*start..].first() == Some(&b']'),
+            Repr::MsgPack { count, .. } => *count == 0,
+            Repr::Values(values) => values.is_empty(),
+        }
+    }
+
+    /// The binary attachments, for arguments that came from the JSON parser.
+    pub fn attachments(&self) -> &[Bytes] {
+        match &self.0 {
+            Repr::Json { attachments, .. } => attachments,
+            _ => &[],
+        }
+    }
+
+    /// The arguments as `T`, read as a sequence: a tuple takes one argument per element,
+    /// `Vec<Value>` takes them all, a struct takes them as its fields in order. Arguments
+    /// beyond what `T` reads are ignored, as JavaScript ignores extra arguments. Binary
+    /// data deserialises into `bytes::Bytes` (or `Vec<u8>`) fields.
+    ///
+    /// ```
+    /// # use socketio_proto::{Args, Value};
+    /// let args = Args::from_values(vec![Value::from("hello"), Value::from(42u64)]);
+    /// let (text, n): (String, u32) = args.deserialize()?;
+    /// assert_eq!((text.as_str(), n), ("hello", 42));
+    /// # Ok::<(), socketio_proto::ArgsError>(())
+    /// ```
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ArgsError> {
+        match &self.0 {
+            Repr::Json {
+                source,
+                skip,
+                attachments,
+                ..
+            } if attachments.is_empty() => {
+                let mut de = serde_json::Deserializer::from_slice(source);
+                serde::Deserializer::deserialize_seq(&mut de, SkipThen::<T>::new(*skip))
+                    .map_err(ArgsError::new)
+            }
+            Repr::MsgPack { source, skip, .. } => {
+                let mut de = rmp_serde::Deserializer::new(&source[..]);
+                de.set_max_depth(MAX_DEPTH);
+                serde::Deserializer::deserialize_seq(&mut de, SkipThen::<T>::new(*skip))
+                    .map_err(ArgsError::new)
+            }
+            _ => Value::Array(self.to_values()?)
+                .deserialize_into()
+                .map_err(ArgsError::new),
+        }
+    }
+
+    /// The argument at `index` as `T`.
+    pub fn get<T: DeserializeOwned>(&self, index: usize) -> Result<T, ArgsError> {
+        let mut values = self.to_values()?;
+        if index >= values.len() {
+            return Err(ArgsError::new(format!("no argument at index {index}")));
+        }
+        values
+            .swap_remove(index)
+            .deserialize_into()
+            .map_err(ArgsError::new)
+    }
+
+    /// The arguments as values, binary data in place.
+    pub fn to_values(&self) -> Result<Vec<Value>, ArgsError> {
+        match &self.0 {
+            Repr::Empty => Ok(Vec::new()),
+            Repr::Json {
+                source,
+                skip,
+                attachments,
+                ..
+            } => {
+                let values: Vec<Value> = serde_json::from_slice(source).map_err(ArgsError::new)?;
+                Ok(values
+                    .into_iter()
+                    .skip(*skip)
+                    .map(|value| json::substitute_placeholders(value, attachments))
+                    .collect())
+            }
+            Repr::MsgPack { source, skip, .. } => {
+                let mut de = rmp_serde::Deserializer::new(&source[..]);
+                de.set_max_depth(MAX_DEPTH);
+                let values: Vec<Value> =
+                    serde::Deserialize::deserialize(&mut de).map_err(ArgsError::new)?;
+                Ok(values.into_iter().skip(*skip).collect())
+            }
+            Repr::Values(values) => Ok(values.clone()),
+        }
+    }
+}
+
+/// Deserialises `T` from the elements of a sequence after the first `skip` ones, then
+/// drains what `T` did not read.
+struct SkipThen<T> {
+    skip: usize,
+    target: PhantomData<T>,
+}
+
+impl<T> SkipThen<T> {
+    fn new(skip: usize) -> Self {
+        SkipThen {
+            skip,
+            target: PhantomData,
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for SkipThen<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of arguments")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        for _ in 0..self.skip {
+            seq.next_element::<IgnoredAny>()?;
+        }
+        let value = T::deserialize(SeqAccessDeserializer::new(&mut seq))?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(value)
+    }
+}

@@ -1,0 +1,710 @@
+//! The default parser: text packets with JSON data, binary data as attachments.
+//!
+//! `<type>[<attachments>-][<namespace>,][<ack id>][<JSON data>]`, each binary value in the
+//! data replaced by `{"_placeholder":true,"num":N}` and sent as the N-th binary message
+//! after the text one.
+
+use std::fmt;
+use std::io;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use engineio_proto::{Message, Text};
+use serde::Serialize;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::args::{Args, Repr};
+use crate::encode::{Encoded, Shape, shape_of};
+use crate::error::{EncodeError, ParseError};
+use crate::packet::{MAIN_NAMESPACE, Namespace, Packet, PacketKind, PacketType, is_reserved_event};
+use crate::value::Value;
+
+/// Limits a decoder enforces on what a peer sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecoderLimits {
+    /// Most binary attachments in one packet (default 10, as in Node).
+    pub max_attachments: usize,
+    /// Longest namespace name in bytes (default 256).
+    pub max_namespace_len: usize,
+}
+
+impl Default for DecoderLimits {
+    fn default() -> Self {
+        DecoderLimits {
+            max_attachments: 10,
+            max_namespace_len: 256,
+        }
+    }
+}
+
+/// Decodes the JSON parser's packets, one Engine.IO message at a time: a binary packet is
+/// complete once its attachments have arrived.
+#[derive(Debug, Default)]
+pub struct JsonDecoder {
+    limits: DecoderLimits,
+    pending: Option<Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    nsp: Namespace,
+    event: Option<(String, Option<u64>)>,
+    ack: u64,
+    source: Bytes,
+    skip: usize,
+    start: usize,
+    expected: usize,
+    attachments: Vec<Bytes>,
+}
+
+impl JsonDecoder {
+    /// A decoder with these limits.
+    pub fn new(limits: DecoderLimits) -> Self {
+        JsonDecoder {
+            limits,
+            pending: None,
+        }
+    }
+
+    /// Whether a binary packet waits for more attachments.
+    pub fn is_waiting_for_attachments(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Decodes one Engine.IO message; `Ok(None)` while a binary packet waits for attachments.
+    pub fn decode(&mut self, message: Message) -> Result<Option<Packet>, ParseError> {
+        match message {
+            Message::Text(text) => {
+                if self.pending.is_some() {
+                    return Err(ParseError::UnexpectedText);
+                }
+                self.decode_text(text)
+            }
+            Message::Binary(data) => {
+                let Some(pending) = &mut self.pending else {
+                    return Err(ParseError::UnexpectedBinary);
+                };
+                pending.attachments.push(data);
+                if pending.attachments.len() < pending.expected {
+                    return Ok(None);
+                }
+                let pending = self.pending.take().ok_or(ParseError::UnexpectedBinary)?;
+                check_placeholders(&pending.source, pending.attachments.len())?;
+                let args = Args(Repr::Json {
+                    source: pending.source,
+                    skip: pending.skip,
+                    start: pending.start,
+                    attachments: pending.attachments,
+                });
+                let kind = match pending.event {
+                    Some((name, ack)) => PacketKind::Event { name, args, ack },
+                    None => PacketKind::Ack {
+                        id: pending.ack,
+                        args,
+                    },
+                };
+                Ok(Some(Packet {
+                    nsp: pending.nsp,
+                    kind,
+                }))
+            }
+        }
+    }
+
+    fn decode_text(&mut self, text: Text) -> Result<Option<Packet>, ParseError> {
+        let bytes = text.to_bytes();
+        let header = parse_header(&bytes, &self.limits)?;
+        let data = bytes.slice(header.data_start..);
+        let nsp = header.nsp;
+        let kind = match header.packet_type {
+            PacketType::Connect => {
+                let auth = if data.is_empty() {
+                    None
+                } else {
+                    match serde_json::from_slice::<Value>(&data) {
+                        Ok(auth @ Value::Object(_)) => Some(auth),
+                        _ => return Err(ParseError::InvalidPayload),
+                    }
+                };
+                PacketKind::Connect { auth }
+            }
+            PacketType::Disconnect if data.is_empty() => PacketKind::Disconnect,
+            PacketType::Disconnect => return Err(ParseError::InvalidPayload),
+            PacketType::ConnectError => match serde_json::from_slice::<Value>(&data) {
+                Ok(data @ (Value::Object(_) | Value::String(_))) => {
+                    PacketKind::ConnectError { data }
+                }
+                _ => return Err(ParseError::InvalidPayload),
+            },
+            PacketType::Event | PacketType::BinaryEvent => {
+                let (name, start) = event_name_and_start(&data)?;
+                let args_of = |attachments| {
+                    Args(Repr::Json {
+                        source: data.clone(),
+                        skip: 1,
+                        start,
+                        attachments,
+                    })
+                };
+                if header.attachments > 0 {
+                    self.pending = Some(Pending {
+                        nsp,
+                        event: Some((name, header.id)),
+                        ack: 0,
+                        source: data.clone(),
+                        skip: 1,
+                        start,
+                        expected: header.attachments,
+                        attachments: Vec::with_capacity(header.attachments),
+                    });
+                    return Ok(None);
+                }
+                PacketKind::Event {
+                    name,
+                    args: args_of(Vec::new()),
+                    ack: header.id,
+                }
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                let id = header.id.ok_or(ParseError::InvalidAckId)?;
+                let start = ack_start(&data)?;
+                if header.attachments > 0 {
+                    self.pending = Some(Pending {
+                        nsp,
+                        event: None,
+                        ack: id,
+                        source: data,
+                        skip: 0,
+                        start,
+                        expected: header.attachments,
+                        attachments: Vec::with_capacity(header.attachments),
+                    });
+                    return Ok(None);
+                }
+                PacketKind::Ack {
+                    id,
+                    args: Args(Repr::Json {
+                        source: data,
+                        skip: 0,
+                        start,
+                        attachments: Vec::new(),
+                    }),
+                }
+            }
+        };
+        Ok(Some(Packet { nsp, kind }))
+    }
+}
+
+struct Header {
+    packet_type: PacketType,
+    attachments: usize,
+    nsp: Namespace,
+    id: Option<u64>,
+    data_start: usize,
+}
+
+/// Parses a run of ASCII digits as a `u64`; `None` if empty, not digits, or too large.
+/// Stops at the first overflow, so a million digits cost no more than twenty.
+fn parse_digits(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
+fn parse_header(text: &[u8], limits: &DecoderLimits) -> Result<Header, ParseError> {
+    let first = *text.first().ok_or(ParseError::UnknownType)?;
+    let packet_type = first
+        .checked_sub(b'0')
+        .and_then(PacketType::from_u8)
+        .ok_or(ParseError::UnknownType)?;
+    let mut i = 1;
+    let mut attachments = 0;
+    if matches!(packet_type, PacketType::BinaryEvent | PacketType::BinaryAck) {
+        let dash = text[1..]
+            .iter()
+            .position(|&b| b == b'-')
+            .ok_or(ParseError::IllegalAttachments)?
+            + 1;
+        let count = parse_digits(&text[1..dash]).ok_or(ParseError::IllegalAttachments)?;
+        if count > limits.max_attachments as u64 {
+            return Err(ParseError::TooManyAttachments);
+        }
+        attachments = count as usize;
+        i = dash + 1;
+    }
+    let nsp = if text.get(i) == Some(&b'/') {
+        let end = text[i..]
+            .iter()
+            .position(|&b| b == b',')
+            .map_or(text.len(), |p| i + p);
+        if end - i > limits.max_namespace_len {
+            return Err(ParseError::NamespaceTooLong);
+        }
+        // The text is UTF-8 and `,` is ASCII, so this slice is too.
+        let name = std::str::from_utf8(&text[i..end]).map_err(|_| ParseError::InvalidPayload)?;
+        i = (end + 1).min(text.len());
+        if name == MAIN_NAMESPACE {
+            Namespace::Borrowed(MAIN_NAMESPACE)
+        } else {
+            Namespace::Owned(name.to_owned())
+        }
+    } else {
+        Namespace::Borrowed(MAIN_NAMESPACE)
+    };
+    let mut id = None;
+    if text.get(i).is_some_and(u8::is_ascii_digit) {
+        let end = text[i..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .map_or(text.len(), |p| i + p);
+        id = Some(parse_digits(&text[i..end]).ok_or(ParseError::InvalidAckId)?);
+        i = end;
+    }
+    Ok(Header {
+        packet_type,
+        attachments,
+        nsp,
+        id,
+        data_start: i,
+    })
+}
+
+/// Offset of `raw` within `data`: `raw` was borrowed from it by serde_json.
+fn offset_in(data: &[u8], raw: &RawValue) -> usize {
+    raw.get().as_ptr() as usize - data.as_ptr() as usize
+}
+
+/// Offset of the closing bracket of the array `data` (which serde_json has validated).
+fn closing_bracket(data: &[u8]) -> usize {
+    data.iter().rposition(|&b| b == b']').unwrap_or(data.len())
+}
+
+/// Checks an event's data (a non-empty array whose first element is a string that is not
+/// reserved, or a number) and returns its name and where its arguments start.
+fn event_name_and_start(data: &[u8]) -> Result<(String, usize), ParseError> {
+    let elements: Vec<&RawValue> =
+        serde_json::from_slice(data).map_err(|_| ParseError::InvalidPayload)?;
+    let first = elements.first().ok_or(ParseError::InvalidPayload)?;
+    let name = match first.get().as_bytes().first() {
+        Some(b'"') => {
+            serde_json::from_str::<String>(first.get()).map_err(|_| ParseError::InvalidEventName)?
+        }
+        Some(b'-' | b'0'..=b'9') => first.get().to_owned(),
+        _ => return Err(ParseError::InvalidEventName),
+    };
+    if is_reserved_event(&name) {
+        return Err(ParseError::ReservedEventName);
+    }
+    let start = match elements.get(1) {
+        Some(raw) => offset_in(data, raw),
+        None => closing_bracket(data),
+    };
+    Ok((name, start))
+}
+
+/// Checks an ack's data (an array) and returns where its arguments start.
+fn ack_start(data: &[u8]) -> Result<usize, ParseError> {
+    let elements: Vec<&RawValue> =
+        serde_json::from_slice(data).map_err(|_| ParseError::InvalidPayload)?;
+    Ok(match elements.first() {
+        Some(raw) => offset_in(data, raw),
+        None => closing_bracket(data),
+    })
+}
+
+/// Checks every placeholder of a binary packet: `num` an integer within the attachments,
+/// each used at most once. Objects without `"_placeholder": true` are plain data.
+fn check_placeholders(source: &[u8], attachments: usize) -> Result<(), ParseError> {
+    let mut used = vec![false; attachments];
+    let mut de = serde_json::Deserializer::from_slice(source);
+    PlaceholderCheck { used: &mut used }
+        .deserialize(&mut de)
+        .map_err(|_| ParseError::IllegalPlaceholder)
+}
+
+struct PlaceholderCheck<'a> {
+    used: &'a mut [bool],
+}
+
+impl<'de> DeserializeSeed<'de> for PlaceholderCheck<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+enum Key {
+    Placeholder,
+    Num,
+    Other,
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+        Ok(match key {
+            "_placeholder" => Key::Placeholder,
+            "num" => Key::Num,
+            _ => Key::Other,
+        })
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Key {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> Visitor<'de> for PlaceholderCheck<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON data")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(PlaceholderCheck {
+                used: &mut *self.used,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut is_placeholder = false;
+        let mut num = None;
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Placeholder => {
+                    is_placeholder = map.next_value::<serde_json::Value>()? == true;
+                }
+                Key::Num => num = Some(map.next_value::<serde_json::Value>()?),
+                Key::Other => map.next_value_seed(PlaceholderCheck {
+                    used: &mut *self.used,
+                })?,
+            }
+        }
+        if is_placeholder {
+            let index = num
+                .as_ref()
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n < self.used.len())
+                .ok_or_else(|| de::Error::custom("illegal placeholder"))?;
+            if std::mem::replace(&mut self.used[index], true) {
+                return Err(de::Error::custom("placeholder used twice"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Puts attachments in place of the placeholders of a checked binary packet.
+pub(crate) fn substitute_placeholders(value: Value, attachments: &[Bytes]) -> Value {
+    match value {
+        Value::Object(map) => {
+            if map.get("_placeholder") == Some(&Value::Bool(true))
+                && let Some(binary) = map
+                    .get("num")
+                    .and_then(|num| match num {
+                        Value::Number(n) => n.as_u64(),
+                        _ => None,
+                    })
+                    .and_then(|n| attachments.get(usize::try_from(n).ok()?))
+            {
+                return Value::Binary(binary.clone());
+            }
+            Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k, substitute_placeholders(v, attachments)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| substitute_placeholders(v, attachments))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Writes binary data as placeholders and collects it as attachments.
+struct PlaceholderFormatter<'a> {
+    attachments: &'a mut Vec<Bytes>,
+}
+
+impl serde_json::ser::Formatter for PlaceholderFormatter<'_> {
+    fn write_byte_array<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: &[u8],
+    ) -> io::Result<()> {
+        let num = self.attachments.len();
+        self.attachments.push(Bytes::copy_from_slice(value));
+        write!(writer, "{{\"_placeholder\":true,\"num\":{num}}}")
+    }
+}
+
+fn serialize_into<T: Serialize + ?Sized>(
+    out: &mut BytesMut,
+    value: &T,
+    attachments: &mut Vec<Bytes>,
+) -> Result<(), EncodeError> {
+    let mut serializer =
+        serde_json::Serializer::with_formatter(out.writer(), PlaceholderFormatter { attachments });
+    value.serialize(&mut serializer).map_err(EncodeError::new)
+}
+
+/// Writes `4<type>[<nsp>,][<id>]`; the binary header is added later if attachments appear.
+fn write_header(out: &mut BytesMut, packet_type: PacketType, nsp: &str, id: Option<u64>) {
+    out.put_u8(b'4');
+    out.put_u8(b'0' + packet_type.as_u8());
+    if nsp != MAIN_NAMESPACE {
+        out.put_slice(nsp.as_bytes());
+        out.put_u8(b',');
+    }
+    if let Some(id) = id {
+        put_u64(out, id);
+    }
+}
+
+/// Writes the decimal digits of `n` without allocating.
+pub(crate) fn put_u64(out: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
+}
+
+/// The packet text, which is UTF-8 by construction (serde_json output and `&str` pieces).
+fn text_message(encoded: Bytes) -> Message {
+    Message::Text(Text::from_encoded(encoded).unwrap_or_else(|_| Text::new("")))
+}
+
+/// Turns a text packet written with a non-binary type into its binary form when attachments
+/// were produced: `4<5|6><count>-` then the rest.
+fn finish(mut out: BytesMut, attachments: Vec<Bytes>) -> Encoded {
+    if attachments.is_empty() {
+        return Encoded::single(text_message(out.freeze()));
+    }
+    let binary_type = if out[1] == b'2' { b'5' } else { b'6' };
+    let mut with_header = BytesMut::with_capacity(out.len() + 8);
+    with_header.put_u8(b'4');
+    with_header.put_u8(binary_type);
+    put_u64(&mut with_header, attachments.len() as u64);
+    with_header.put_u8(b'-');
+    with_header.put_slice(&out.split_off(2));
+    Encoded {
+        first: text_message(with_header.freeze()),
+        attachments,
+    }
+}
+
+/// `["name"` then the arguments of `value` (see `Shape`), then `]`.
+fn write_event_data<T: Serialize + ?Sized>(
+    out: &mut BytesMut,
+    name: &str,
+    value: &T,
+    attachments: &mut Vec<Bytes>,
+) -> Result<(), EncodeError> {
+    out.put_u8(b'[');
+    serde_json::to_writer(out.writer(), name).map_err(EncodeError::new)?;
+    match shape_of(value) {
+        Shape::Unit => out.put_u8(b']'),
+        Shape::Tuple => {
+            // The tuple serialises as `[a,b]`: its `[` becomes the `,` after the name.
+            let bracket = out.len();
+            serialize_into(out, value, attachments)?;
+            out[bracket] = b',';
+        }
+        Shape::Single => {
+            out.put_u8(b',');
+            serialize_into(out, value, attachments)?;
+            out.put_u8(b']');
+        }
+    }
+    Ok(())
+}
+
+/// The arguments of `value` as a JSON array (see `Shape`).
+fn write_ack_data<T: Serialize + ?Sized>(
+    out: &mut BytesMut,
+    value: &T,
+    attachments: &mut Vec<Bytes>,
+) -> Result<(), EncodeError> {
+    match shape_of(value) {
+        Shape::Unit => out.put_slice(b"[]"),
+        Shape::Tuple => serialize_into(out, value, attachments)?,
+        Shape::Single => {
+            out.put_u8(b'[');
+            serialize_into(out, value, attachments)?;
+            out.put_u8(b']');
+        }
+    }
+    Ok(())
+}
+
+/// Writes `args` after what is already in `out` (`[` or `["name"`), unchanged when they
+/// came from this parser.
+fn write_args(
+    out: &mut BytesMut,
+    args: &Args,
+    leading_comma: bool,
+    attachments: &mut Vec<Bytes>,
+) -> Result<(), EncodeError> {
+    match &args.0 {
+        Repr::Empty => out.put_u8(b']'),
+        Repr::Json {
+            source,
+            start,
+            attachments: theirs,
+            ..
+        } => {
+            let rest = &source[*start..];
+            if rest.first() != Some(&b']') && leading_comma {
+                out.put_u8(b',');
+            }
+            out.put_slice(rest);
+            attachments.extend(theirs.iter().cloned());
+        }
+        other => {
+            let values = Args(other.clone()).to_values().map_err(EncodeError::new)?;
+            for (index, value) in values.iter().enumerate() {
+                if leading_comma || index > 0 {
+                    out.put_u8(b',');
+                }
+                serialize_into(out, value, attachments)?;
+            }
+            out.put_u8(b']');
+        }
+    }
+    Ok(())
+}
+
+/// Encoding with the JSON parser.
+pub(crate) mod encode {
+    use super::*;
+
+    pub(crate) fn connect(nsp: &str, data: &Value) -> Encoded {
+        let mut out = BytesMut::with_capacity(64);
+        write_header(&mut out, PacketType::Connect, nsp, None);
+        // A map of strings cannot fail to serialise.
+        let _ = serde_json::to_writer((&mut out).writer(), data);
+        finish(out, Vec::new())
+    }
+
+    pub(crate) fn connect_error(nsp: &str, data: &Value) -> Encoded {
+        let mut out = BytesMut::with_capacity(64);
+        write_header(&mut out, PacketType::ConnectError, nsp, None);
+        let mut attachments = Vec::new();
+        let _ = serialize_into(&mut out, data, &mut attachments);
+        // Binary has no place in a connect error: it would be dropped by the client anyway.
+        finish(out, Vec::new())
+    }
+
+    pub(crate) fn disconnect(nsp: &str) -> Encoded {
+        let mut out = BytesMut::with_capacity(8 + nsp.len());
+        write_header(&mut out, PacketType::Disconnect, nsp, None);
+        finish(out, Vec::new())
+    }
+
+    pub(crate) fn event<T: Serialize + ?Sized>(
+        nsp: &str,
+        id: Option<u64>,
+        name: &str,
+        value: &T,
+    ) -> Result<Encoded, EncodeError> {
+        let mut out = BytesMut::with_capacity(64);
+        let mut attachments = Vec::new();
+        write_header(&mut out, PacketType::Event, nsp, id);
+        write_event_data(&mut out, name, value, &mut attachments)?;
+        Ok(finish(out, attachments))
+    }
+
+    pub(crate) fn event_args(
+        nsp: &str,
+        id: Option<u64>,
+        name: &str,
+        args: &Args,
+    ) -> Result<Encoded, EncodeError> {
+        let mut out = BytesMut::with_capacity(32 + name.len());
+        let mut attachments = Vec::new();
+        write_header(&mut out, PacketType::Event, nsp, id);
+        out.put_u8(b'[');
+        serde_json::to_writer((&mut out).writer(), name).map_err(EncodeError::new)?;
+        write_args(&mut out, args, true, &mut attachments)?;
+        Ok(finish(out, attachments))
+    }
+
+    pub(crate) fn ack<T: Serialize + ?Sized>(
+        nsp: &str,
+        id: u64,
+        value: &T,
+    ) -> Result<Encoded, EncodeError> {
+        let mut out = BytesMut::with_capacity(32);
+        let mut attachments = Vec::new();
+        write_header(&mut out, PacketType::Ack, nsp, Some(id));
+        write_ack_data(&mut out, value, &mut attachments)?;
+        Ok(finish(out, attachments))
+    }
+
+    pub(crate) fn ack_args(nsp: &str, id: u64, args: &Args) -> Result<Encoded, EncodeError> {
+        let mut out = BytesMut::with_capacity(32);
+        let mut attachments = Vec::new();
+        write_header(&mut out, PacketType::Ack, nsp, Some(id));
+        out.put_u8(b'[');
+        write_args(&mut out, args, false, &mut attachments)?;
+        Ok(finish(out, attachments))
+    }
+}
