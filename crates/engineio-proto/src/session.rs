@@ -525,7 +525,14 @@ impl Session {
             }
             Heartbeat::PingAt(at) if now >= at => {
                 self.buffer.push_back(Packet::ping());
-                self.heartbeat = Heartbeat::PongBy(now + self.config.ping_timeout);
+                // From when the ping was due, not when the timer was handled: a late
+                // wake-up must not stretch the heartbeat past `interval + timeout`.
+                let deadline = at + self.config.ping_timeout;
+                self.heartbeat = Heartbeat::PongBy(if deadline > now {
+                    deadline
+                } else {
+                    now + self.config.ping_timeout
+                });
             }
             _ => {}
         }

@@ -27,6 +27,10 @@ use crate::ws::{self, Incoming, WsStream};
 /// Iterations of the poll loop before the task yields to others.
 const MAX_ITERATIONS: usize = 32;
 
+/// How long a long-polling session closed by its client still answers one GET (see
+/// `linger`).
+const CLOSE_LINGER: Duration = Duration::from_millis(200);
+
 pub(crate) struct SessionDriver {
     engine: Arc<EngineInner>,
     shared: Arc<Shared>,
@@ -46,6 +50,12 @@ pub(crate) struct SessionDriver {
     /// Scratch queues swapped with the shared ones, so steady traffic allocates nothing.
     requests: VecDeque<SessionRequest>,
     outbox: VecDeque<Message>,
+    /// Why the session closed, once it has.
+    close_reason: Option<engineio_proto::CloseReason>,
+    /// A GET was answered as the session closed.
+    answered_poll_at_close: bool,
+    /// Until when a session closed by its client waits for a GET that raced the close.
+    linger: Option<Timestamp>,
     finished: bool,
 }
 
@@ -75,6 +85,9 @@ impl SessionDriver {
             timer_deadline: deadline,
             requests: VecDeque::new(),
             outbox: VecDeque::new(),
+            close_reason: None,
+            answered_poll_at_close: false,
+            linger: None,
             finished: false,
         }
     }
@@ -91,6 +104,9 @@ impl SessionDriver {
     /// One round of work. Returns true when the session is over.
     fn step(&mut self, cx: &mut Context<'_>) -> bool {
         let now = self.engine.now();
+        if let Some(deadline) = self.linger {
+            return self.step_lingering(now, deadline);
+        }
         let can_take_outbox = self.can_take_outbox();
         let close_requested =
             self.shared
@@ -135,6 +151,40 @@ impl SessionDriver {
         self.flush(cx, now);
 
         if self.core.is_closed() {
+            if self.should_linger() {
+                self.linger = Some(now + CLOSE_LINGER);
+                return false;
+            }
+            self.finish();
+            return true;
+        }
+        false
+    }
+
+    /// A client that closes over long-polling may have a GET on its way that crossed the
+    /// close (it sends the `close` POST while it polls). Rather than answer that GET
+    /// "unknown session", the session answers it with a `noop`, as it would have had the
+    /// GET come first, then ends. Only one GET, and only briefly.
+    fn should_linger(&self) -> bool {
+        self.close_reason == Some(engineio_proto::CloseReason::TransportClose)
+            && self.core.transport() == TransportKind::Polling
+            && !self.answered_poll_at_close
+    }
+
+    fn step_lingering(&mut self, now: Timestamp, deadline: Timestamp) -> bool {
+        self.shared.take(&mut self.requests, &mut self.outbox, true);
+        self.outbox.clear();
+        let mut answered = false;
+        for request in self.requests.drain(..) {
+            match request {
+                SessionRequest::Poll(reply) if !answered => {
+                    answered = true;
+                    let _ = reply.send(PollReply::Payload(bytes::Bytes::from_static(b"6")));
+                }
+                other => refuse(other),
+            }
+        }
+        if answered || now >= deadline {
             self.finish();
             return true;
         }
@@ -253,6 +303,7 @@ impl SessionDriver {
                 Event::Upgraded => self.handler.on_upgrade(),
                 Event::Closed(reason) => {
                     tracing::debug!(session = self.shared.log_id, %reason, "session closed");
+                    self.close_reason = Some(reason);
                     self.handler.on_close(reason);
                 }
             }
@@ -281,6 +332,7 @@ impl SessionDriver {
                 }
                 Transmit::PollResponse(payload) => {
                     if let Some(poll) = self.pending_poll.take() {
+                        self.answered_poll_at_close |= self.core.is_closed();
                         let _ = poll.send(PollReply::Payload(payload));
                     }
                 }
@@ -356,7 +408,7 @@ impl SessionDriver {
 
     /// Points the timer at the core's next deadline; true if that deadline has passed.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(deadline) = self.core.poll_timeout() else {
+        let Some(deadline) = self.linger.or_else(|| self.core.poll_timeout()) else {
             return false;
         };
         if self.timer_deadline != Some(deadline) {
@@ -389,7 +441,9 @@ impl Future for SessionDriver {
             if this.step(cx) {
                 return Poll::Ready(());
             }
-            if this.shared.park(cx.waker(), this.can_take_outbox()) && !this.poll_timer(cx) {
+            let can_take_outbox = this.can_take_outbox();
+            this.shared.set_writable(can_take_outbox);
+            if this.shared.park(cx.waker(), can_take_outbox) && !this.poll_timer(cx) {
                 return Poll::Pending;
             }
         }

@@ -50,4 +50,4 @@ pub use error::ResponseBody;
 pub use handler::{Handler, SocketHandler};
 pub use serve::{Serve, serve};
 pub use server::EngineIo;
-pub use socket::{EngineSocket, RemoteAddr, SendError, TrySendError};
+pub use socket::{BatchError, EngineSocket, RemoteAddr, SendError, TrySendError};

@@ -128,6 +128,9 @@ pub(crate) struct Shared {
     /// A long-polling POST is being read (only one at a time keeps packets in order).
     pub(crate) post_active: AtomicBool,
     transport: AtomicU8,
+    /// Nothing is queued and the transport can write at once (WebSocket idle, or a
+    /// long-polling GET waiting).
+    writable: AtomicBool,
 }
 
 impl Shared {
@@ -148,6 +151,7 @@ impl Shared {
             max_buffered_bytes,
             post_active: AtomicBool::new(false),
             transport: AtomicU8::new(transport as u8),
+            writable: AtomicBool::new(false),
         }
     }
 
@@ -172,12 +176,34 @@ impl Shared {
         }
         queues.outbox.push_back(message);
         queues.outbox_bytes += len;
+        self.wake_after_push(queues);
+        Ok(())
+    }
+
+    /// Queues several messages together: all or none, and no other sender's message
+    /// between them.
+    fn push_messages(&self, messages: &[Message]) -> Result<(), BatchError> {
+        let len: usize = messages.iter().map(Message::len).sum();
+        let mut queues = self.lock();
+        if queues.closed {
+            return Err(BatchError::Closed);
+        }
+        if !queues.outbox.is_empty() && queues.outbox_bytes + len > self.max_buffered_bytes {
+            queues.space_wanted = true;
+            return Err(BatchError::Full);
+        }
+        queues.outbox.extend(messages.iter().cloned());
+        queues.outbox_bytes += len;
+        self.wake_after_push(queues);
+        Ok(())
+    }
+
+    fn wake_after_push(&self, queues: MutexGuard<'_, QueueState>) {
         let wake = !queues.driver_active;
         drop(queues);
         if wake {
             self.waker.wake();
         }
-        Ok(())
     }
 
     /// Hands work to the session's task; gives the request back if the session is closed.
@@ -267,7 +293,32 @@ impl Shared {
     pub(crate) fn set_transport(&self, transport: TransportKind) {
         self.transport.store(transport as u8, Ordering::Release);
     }
+
+    /// For the task: whether a message queued now would be written at once.
+    pub(crate) fn set_writable(&self, writable: bool) {
+        self.writable.store(writable, Ordering::Release);
+    }
 }
+
+/// Several messages could not be queued together; none was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchError {
+    /// The outgoing queue holds `max_buffered_bytes` already.
+    Full,
+    /// The session is closed.
+    Closed,
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchError::Full => f.write_str("the session's outgoing buffer is full"),
+            BatchError::Closed => f.write_str("the session is closed"),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
 
 /// A handle on one Engine.IO session: the server side of a client connection.
 ///
@@ -325,6 +376,19 @@ impl EngineSocket {
     /// already queued (an empty queue takes one message of any size).
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
         self.shared.push_message(message.into())
+    }
+
+    /// Queues several messages together (a packet and its binary attachments): all or
+    /// none, with no other sender's message between them.
+    pub fn try_send_all(&self, messages: &[Message]) -> Result<(), BatchError> {
+        self.shared.push_messages(messages)
+    }
+
+    /// Whether a message sent now would be written at once rather than wait: nothing is
+    /// queued and the transport is ready (a WebSocket not busy writing, or a long-polling
+    /// GET waiting). Socket.IO's volatile messages are dropped when this is false.
+    pub fn is_writable(&self) -> bool {
+        self.shared.writable.load(Ordering::Acquire) && self.shared.lock().outbox.is_empty()
     }
 
     /// Queues a message, waiting for room if the queue is full.

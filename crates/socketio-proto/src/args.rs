@@ -65,6 +65,12 @@ impl fmt::Display for ArgsError {
 
 impl std::error::Error for ArgsError {}
 
+impl From<crate::value::ValueError> for ArgsError {
+    fn from(error: crate::value::ValueError) -> Self {
+        ArgsError::new(error)
+    }
+}
+
 impl fmt::Debug for Args {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {

@@ -70,7 +70,8 @@ impl fmt::Display for EncodeError {
 impl std::error::Error for EncodeError {}
 
 impl EncodeError {
-    pub(crate) fn new(error: impl fmt::Display) -> Self {
+    /// An encoding error with this description.
+    pub fn new(error: impl fmt::Display) -> Self {
         EncodeError(error.to_string())
     }
 }

@@ -1,0 +1,101 @@
+//! The adapter: how a namespace reaches the sockets of the other servers of a cluster.
+//!
+//! A namespace delivers to its own server's sockets itself (that is the in-memory part,
+//! always present) and hands every operation that may concern other servers to its
+//! adapter. The default [`LocalAdapter`] has no other servers. A cluster adapter (Redis, …)
+//! publishes these operations and applies the ones it receives to the namespace's local
+//! sockets through [`Namespace`](crate::Namespace).
+
+use std::fmt;
+use std::sync::Arc;
+
+use socketio_proto::Args;
+
+use crate::handler::BoxFuture;
+use crate::namespace::Namespace;
+
+/// Which sockets an operation concerns: those in any of `rooms` (all if empty) and in none
+/// of `except`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    /// Rooms to reach; empty means every socket of the namespace.
+    pub rooms: Vec<String>,
+    /// Rooms whose sockets are left out.
+    pub except: Vec<String>,
+}
+
+/// A broadcast to forward to the other servers.
+#[derive(Clone, Debug)]
+pub struct BroadcastMessage {
+    /// The namespace.
+    pub namespace: String,
+    /// The event name.
+    pub event: String,
+    /// The arguments.
+    pub args: Args,
+    /// The sockets to reach.
+    pub target: Target,
+    /// Dropped for clients that cannot take it at once.
+    pub volatile: bool,
+}
+
+/// A failure to reach the other servers.
+#[derive(Debug)]
+pub struct AdapterError(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Display for AdapterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "adapter error: {}", self.0)
+    }
+}
+
+impl std::error::Error for AdapterError {}
+
+/// The cluster side of a namespace. Every method has a single-server default, so an
+/// adapter implements what its transport supports.
+pub trait Adapter: Send + Sync + 'static {
+    /// Whether there are other servers to reach. When false (the default) broadcasts are
+    /// not converted for the cluster at all.
+    fn is_cluster(&self) -> bool {
+        false
+    }
+
+    /// Number of servers in the cluster, this one included.
+    fn server_count(&self) -> BoxFuture<usize> {
+        Box::pin(async { 1 })
+    }
+
+    /// Forwards a broadcast to the other servers (this server's sockets have it already).
+    fn broadcast(&self, _message: &BroadcastMessage) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
+    /// Forwards `socketsJoin` to the other servers.
+    fn add_sockets(&self, _namespace: &str, _target: &Target, _rooms: &[String]) {}
+
+    /// Forwards `socketsLeave` to the other servers.
+    fn del_sockets(&self, _namespace: &str, _target: &Target, _rooms: &[String]) {}
+
+    /// Forwards `disconnectSockets` to the other servers.
+    fn disconnect_sockets(&self, _namespace: &str, _target: &Target, _close: bool) {}
+
+    /// Emits an event to the other servers' `on_server_side` handlers and collects their
+    /// answers.
+    fn server_side_emit(
+        &self,
+        _namespace: &str,
+        _event: &str,
+        _args: &Args,
+    ) -> BoxFuture<Result<Vec<Args>, AdapterError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+/// The adapter of a single server: no other servers to reach.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalAdapter;
+
+impl Adapter for LocalAdapter {}
+
+/// Creates the adapter of each namespace.
+pub(crate) type AdapterFactory = Arc<dyn Fn(&Namespace) -> Arc<dyn Adapter> + Send + Sync>;

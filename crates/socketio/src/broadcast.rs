@@ -1,0 +1,493 @@
+//! Broadcasting: emitting to many sockets at once, encoded once, and operating on sets of
+//! sockets (fetch, join, leave, disconnect).
+
+use std::cell::OnceCell;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use socketio_proto::{
+    Args, DecoderLimits, EncodeError, Encoded, PacketKind, Parser, Value, is_reserved_event,
+};
+use tokio::sync::Notify;
+
+use crate::adapter::{BroadcastMessage, Target};
+use crate::error::{AckError, EmitError};
+use crate::handshake::Handshake;
+use crate::namespace::NamespaceInner;
+use crate::rooms::IntoRooms;
+use crate::socket::{AckWaiter, Socket, SocketId};
+
+/// Decodes an encoded event or ack back into its arguments (for outgoing listeners and
+/// cluster adapters, which are given arguments, not bytes).
+pub(crate) fn args_of(parser: Parser, encoded: &Encoded) -> Option<Args> {
+    let mut decoder = parser.decoder(DecoderLimits {
+        max_attachments: usize::MAX,
+        max_namespace_len: usize::MAX,
+    });
+    let mut packet = None;
+    for message in encoded.messages() {
+        packet = decoder.decode(message).ok()?;
+    }
+    match packet?.kind {
+        PacketKind::Event { args, .. } | PacketKind::Ack { args, .. } => Some(args),
+        _ => None,
+    }
+}
+
+/// Typed arguments as [`Args`] (spread as for an emit).
+pub(crate) fn args_from<T: Serialize + ?Sized>(
+    parser: Parser,
+    args: &T,
+) -> Result<Args, EncodeError> {
+    let encoded = parser.encode_ack("/", 0, args)?;
+    args_of(parser, &encoded).ok_or_else(|| EncodeError::new("arguments did not decode"))
+}
+
+/// An acknowledgement's first argument as `R` (`null` if it has none), as Node resolves
+/// `emitWithAck`.
+pub(crate) fn first_arg<R: DeserializeOwned>(args: &Args) -> Result<R, AckError> {
+    if args.is_empty() {
+        return Value::Null
+            .deserialize_into()
+            .map_err(|error| AckError::Args(socketio_proto::ArgsError::from(error)));
+    }
+    args.get(0).map_err(AckError::Args)
+}
+
+/// Gathers the acknowledgements of a broadcast.
+pub(crate) struct AckCollector {
+    responses: Mutex<Vec<Args>>,
+    changed: Notify,
+}
+
+impl AckCollector {
+    fn new() -> Arc<Self> {
+        Arc::new(AckCollector {
+            responses: Mutex::new(Vec::new()),
+            changed: Notify::new(),
+        })
+    }
+
+    pub(crate) fn answer(&self, args: Args) {
+        self.responses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(args);
+        self.changed.notify_one();
+    }
+
+    fn count(&self) -> usize {
+        self.responses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    fn take(&self) -> Vec<Args> {
+        std::mem::take(&mut *self.responses.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// A broadcast with acknowledgements did not get all of them.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BroadcastAckError<R> {
+    /// The emit failed before anything was sent.
+    Emit(EmitError),
+    /// Not every socket answered in time; `responses` holds the answers that came.
+    Timeout {
+        /// The answers received, in arrival order.
+        responses: Vec<R>,
+        /// How many sockets the broadcast reached.
+        expected: usize,
+    },
+    /// An answer did not deserialise into the requested type.
+    Args(AckError),
+}
+
+impl<R> fmt::Display for BroadcastAckError<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BroadcastAckError::Emit(error) => fmt::Display::fmt(error, f),
+            BroadcastAckError::Timeout {
+                responses,
+                expected,
+            } => write!(
+                f,
+                "operation has timed out: {} of {expected} acknowledgements",
+                responses.len()
+            ),
+            BroadcastAckError::Args(error) => fmt::Display::fmt(error, f),
+        }
+    }
+}
+
+impl<R: fmt::Debug> std::error::Error for BroadcastAckError<R> {}
+
+/// Emits to a set of sockets of one namespace: built by [`Namespace::to`](crate::Namespace::to),
+/// [`Socket::broadcast`] and the like, refined with [`to`](Self::to),
+/// [`except`](Self::except), [`local`](Self::local), [`volatile`](Self::volatile),
+/// [`timeout`](Self::timeout).
+///
+/// An emit serialises the packet once and hands the same buffers to every recipient.
+#[derive(Clone)]
+#[must_use]
+pub struct BroadcastOperator {
+    ns: Arc<NamespaceInner>,
+    target: Target,
+    local: bool,
+    volatile: bool,
+    timeout: Option<Duration>,
+}
+
+impl fmt::Debug for BroadcastOperator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BroadcastOperator")
+            .field("namespace", &self.ns.name)
+            .field("target", &self.target)
+            .field("local", &self.local)
+            .field("volatile", &self.volatile)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(ns: Arc<NamespaceInner>) -> Self {
+        BroadcastOperator {
+            ns,
+            target: Target::default(),
+            local: false,
+            volatile: false,
+            timeout: None,
+        }
+    }
+
+    /// Adds rooms to reach (their union).
+    pub fn to(mut self, rooms: impl IntoRooms) -> Self {
+        self.target.rooms.extend(rooms.into_rooms());
+        self
+    }
+
+    /// Same as [`to`](Self::to) (Node's `in`).
+    pub fn within(self, rooms: impl IntoRooms) -> Self {
+        self.to(rooms)
+    }
+
+    /// Leaves out the sockets in these rooms.
+    pub fn except(mut self, rooms: impl IntoRooms) -> Self {
+        self.target.except.extend(rooms.into_rooms());
+        self
+    }
+
+    /// Reaches this server's sockets only.
+    pub fn local(mut self) -> Self {
+        self.local = true;
+        self
+    }
+
+    /// Drops the packet for clients that cannot take it at once.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// Accepted for compatibility with Node's API; compression is off.
+    pub fn compress(self, _compress: bool) -> Self {
+        self
+    }
+
+    /// Waits at most `timeout` for the acknowledgements of
+    /// [`emit_with_ack`](Self::emit_with_ack).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    fn check(event: &str) -> Result<(), EmitError> {
+        if is_reserved_event(event) {
+            return Err(EmitError::ReservedEvent(event.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Sends `encoded` to every local target; `args` gives the arguments to the outgoing
+    /// listeners (decoded at most once, and only if someone listens).
+    fn deliver(&self, event: &str, encoded: &Encoded, args: &dyn Fn() -> Option<Args>) -> usize {
+        let cached: OnceCell<Option<Args>> = OnceCell::new();
+        let lazy_args = || cached.get_or_init(args).clone();
+        let mut reached = 0;
+        self.ns.for_each_local(&self.target, |socket| {
+            socket.notify_outgoing(event, &lazy_args);
+            // A full buffer is handled by the slow-consumer policy, a closed socket by its
+            // connection: neither concerns the other recipients.
+            if socket.send(encoded, self.volatile).is_ok() {
+                reached += 1;
+            }
+        });
+        reached
+    }
+
+    fn forward(&self, event: &str, args: impl FnOnce() -> Option<Args>) {
+        if self.local {
+            return;
+        }
+        let adapter = self.ns.adapter();
+        if !adapter.is_cluster() {
+            return;
+        }
+        let Some(args) = args() else { return };
+        let message = BroadcastMessage {
+            namespace: self.ns.name.clone(),
+            event: event.to_owned(),
+            args,
+            target: self.target.clone(),
+            volatile: self.volatile,
+        };
+        if let Err(error) = adapter.broadcast(&message) {
+            tracing::warn!(%error, "broadcast not forwarded to the cluster");
+        }
+    }
+
+    /// Emits `event` to every targeted socket. `args` is spread into arguments as for
+    /// [`Socket::emit`].
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+        Self::check(event)?;
+        let parser = self.ns.config.parser;
+        let encoded = parser.encode_event(&self.ns.name, None, event, args)?;
+        self.deliver(event, &encoded, &|| args_of(parser, &encoded));
+        self.forward(event, || args_of(parser, &encoded));
+        Ok(())
+    }
+
+    /// Emits `event` with arguments as received (a relay), without re-encoding them.
+    pub fn emit_raw(&self, event: &str, args: &Args) -> Result<(), EmitError> {
+        Self::check(event)?;
+        let parser = self.ns.config.parser;
+        let encoded = parser.encode_event_args(&self.ns.name, None, event, args)?;
+        self.deliver(event, &encoded, &|| Some(args.clone()));
+        self.forward(event, || Some(args.clone()));
+        Ok(())
+    }
+
+    /// Emits `event` and gathers one acknowledgement per socket reached, each answer's
+    /// first argument as `R`. Waits for all of them, at most the timeout (the server's ack
+    /// timeout unless [`timeout`](Self::timeout) was given); on timeout the error holds
+    /// the answers that came.
+    pub async fn emit_with_ack<R, T>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<Vec<R>, BroadcastAckError<R>>
+    where
+        R: DeserializeOwned,
+        T: Serialize + ?Sized,
+    {
+        match self.emit_with_ack_raw(event, args).await {
+            Ok(responses) => responses
+                .iter()
+                .map(first_arg)
+                .collect::<Result<_, _>>()
+                .map_err(BroadcastAckError::Args),
+            Err(BroadcastAckError::Timeout {
+                responses,
+                expected,
+            }) => Err(BroadcastAckError::Timeout {
+                responses: responses.iter().filter_map(|r| first_arg(r).ok()).collect(),
+                expected,
+            }),
+            Err(BroadcastAckError::Emit(error)) => Err(BroadcastAckError::Emit(error)),
+            Err(BroadcastAckError::Args(error)) => Err(BroadcastAckError::Args(error)),
+        }
+    }
+
+    /// Like [`emit_with_ack`](Self::emit_with_ack), with every answer's arguments, and the
+    /// partial answers on timeout.
+    pub async fn emit_with_ack_raw<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<Vec<Args>, BroadcastAckError<Args>> {
+        Self::check(event).map_err(BroadcastAckError::Emit)?;
+        let parser = self.ns.config.parser;
+        let id = self.ns.next_ack_id();
+        let encoded = parser
+            .encode_event(&self.ns.name, Some(id), event, args)
+            .map_err(|error| BroadcastAckError::Emit(error.into()))?;
+        let collector = AckCollector::new();
+        let mut waiting = Vec::new();
+        for socket in self.ns.local_sockets(&self.target) {
+            if socket
+                .register_ack(id, AckWaiter::Broadcast(collector.clone()))
+                .is_err()
+            {
+                continue;
+            }
+            socket.notify_outgoing(event, &|| args_of(parser, &encoded));
+            if socket.send(&encoded, self.volatile).is_ok() {
+                waiting.push(socket);
+            } else {
+                socket.unregister_ack(id);
+            }
+        }
+        let expected = waiting.len();
+        let timeout = self.timeout.unwrap_or(self.ns.config.ack_timeout);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let changed = collector.changed.notified();
+            if collector.count() >= expected {
+                return Ok(collector.take());
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                break;
+            }
+        }
+        // Every entry is removed on timeout, so silent clients hold nothing.
+        for socket in &waiting {
+            socket.unregister_ack(id);
+        }
+        Err(BroadcastAckError::Timeout {
+            responses: collector.take(),
+            expected,
+        })
+    }
+
+    /// The targeted sockets, with what can be done to them (emit, join, leave,
+    /// disconnect, read data).
+    pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
+        self.ns
+            .local_sockets(&self.target)
+            .into_iter()
+            .map(RemoteSocket::local)
+            .collect()
+    }
+
+    /// Puts the targeted sockets in these rooms.
+    pub fn sockets_join(&self, rooms: impl IntoRooms) {
+        let rooms = rooms.into_rooms();
+        for socket in self.ns.local_sockets(&self.target) {
+            socket.join(rooms.clone());
+        }
+        if !self.local {
+            self.ns
+                .adapter()
+                .add_sockets(&self.ns.name, &self.target, &rooms);
+        }
+    }
+
+    /// Takes the targeted sockets out of these rooms.
+    pub fn sockets_leave(&self, rooms: impl IntoRooms) {
+        let rooms = rooms.into_rooms();
+        for socket in self.ns.local_sockets(&self.target) {
+            for room in &rooms {
+                socket.leave(room);
+            }
+        }
+        if !self.local {
+            self.ns
+                .adapter()
+                .del_sockets(&self.ns.name, &self.target, &rooms);
+        }
+    }
+
+    /// Disconnects the targeted sockets; with `close`, closes their whole connections.
+    pub fn disconnect_sockets(&self, close: bool) {
+        for socket in self.ns.local_sockets(&self.target) {
+            if close {
+                socket.disconnect_connection();
+            } else {
+                socket.disconnect();
+            }
+        }
+        if !self.local {
+            self.ns
+                .adapter()
+                .disconnect_sockets(&self.ns.name, &self.target, close);
+        }
+    }
+}
+
+/// A socket as [`fetch_sockets`](BroadcastOperator::fetch_sockets) returns it: its
+/// description, and the operations that work wherever it is connected.
+#[derive(Clone, Debug)]
+pub struct RemoteSocket {
+    id: SocketId,
+    rooms: Vec<String>,
+    data: Value,
+    local: Option<Socket>,
+}
+
+impl RemoteSocket {
+    fn local(socket: Socket) -> Self {
+        RemoteSocket {
+            id: socket.id(),
+            rooms: socket.rooms(),
+            data: socket.data_value(),
+            local: Some(socket),
+        }
+    }
+
+    /// The socket's id.
+    pub fn id(&self) -> SocketId {
+        self.id
+    }
+
+    /// The rooms it was in when fetched.
+    pub fn rooms(&self) -> &[String] {
+        &self.rooms
+    }
+
+    /// Its data when fetched, as `T`.
+    pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
+        if self.data == Value::Null {
+            return None;
+        }
+        self.data.clone().deserialize_into().ok()
+    }
+
+    /// Its handshake, for a socket of this server.
+    pub fn handshake(&self) -> Option<&Handshake> {
+        self.local.as_ref().map(Socket::handshake)
+    }
+
+    /// The socket itself, if it is on this server.
+    pub fn as_local(&self) -> Option<&Socket> {
+        self.local.as_ref()
+    }
+
+    /// Emits to it.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+        match &self.local {
+            Some(socket) => socket.emit(event, args),
+            None => Err(EmitError::Disconnected),
+        }
+    }
+
+    /// Puts it in rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        if let Some(socket) = &self.local {
+            socket.join(rooms);
+        }
+    }
+
+    /// Takes it out of a room.
+    pub fn leave(&self, room: &str) {
+        if let Some(socket) = &self.local {
+            socket.leave(room);
+        }
+    }
+
+    /// Disconnects it; with `close`, closes its whole connection.
+    pub fn disconnect(&self, close: bool) {
+        if let Some(socket) = &self.local {
+            if close {
+                socket.disconnect_connection();
+            } else {
+                socket.disconnect();
+            }
+        }
+    }
+}

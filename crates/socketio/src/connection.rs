@@ -1,0 +1,230 @@
+//! One client connection: it receives the Engine.IO session's messages (on the session's
+//! own task), decodes them and routes each packet to the socket of its namespace.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use engineio::{BatchError, EngineSocket, Message, SocketHandler, TrySendError};
+use socketio_proto::{Decoder, Encoded, Map, Packet, PacketKind, Value};
+
+use crate::config::SlowConsumerPolicy;
+use crate::error::{DisconnectReason, EmitError};
+use crate::server::ServerInner;
+use crate::socket::Socket;
+
+/// What the sockets of one connection share: the Engine.IO session.
+pub(crate) struct ConnShared {
+    pub(crate) engine: EngineSocket,
+    slow_consumer: SlowConsumerPolicy,
+    /// Why the server is closing the connection, if it is.
+    close_reason: Mutex<Option<DisconnectReason>>,
+    /// A namespace has been joined (the connect timeout no longer applies).
+    joined: AtomicBool,
+    connect_timer: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl ConnShared {
+    /// Queues a packet (and its attachments, together) for the client.
+    pub(crate) fn send(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
+        if volatile && !self.engine.is_writable() {
+            return Ok(());
+        }
+        let full = if encoded.attachments().is_empty() {
+            match self.engine.try_send(encoded.first().clone()) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(_)) => return Err(EmitError::Disconnected),
+                Err(TrySendError::Full(_)) => true,
+            }
+        } else {
+            let messages: Vec<Message> = encoded.messages().collect();
+            match self.engine.try_send_all(&messages) {
+                Ok(()) => return Ok(()),
+                Err(BatchError::Closed) => return Err(EmitError::Disconnected),
+                Err(BatchError::Full) => true,
+            }
+        };
+        debug_assert!(full);
+        if self.slow_consumer == SlowConsumerPolicy::Disconnect {
+            tracing::debug!("closing a connection whose client reads too slowly");
+            self.close(DisconnectReason::BufferFull);
+        }
+        Err(EmitError::BufferFull)
+    }
+
+    /// Closes the connection, remembering why (the first reason wins).
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        self.close_reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(reason);
+        self.engine.close();
+    }
+
+    pub(crate) fn mark_joined(&self) {
+        self.joined.store(true, Ordering::Release);
+        if let Some(timer) = self
+            .connect_timer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            timer.abort();
+        }
+    }
+
+    fn take_close_reason(&self) -> Option<DisconnectReason> {
+        self.close_reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+}
+
+pub(crate) struct Connection {
+    server: Arc<ServerInner>,
+    shared: Arc<ConnShared>,
+    decoder: Decoder,
+    /// The sockets of this connection, by namespace (a connection joins few).
+    sockets: Vec<(String, Socket)>,
+}
+
+impl Connection {
+    pub(crate) fn new(server: Arc<ServerInner>, engine: EngineSocket) -> Self {
+        let config = &server.config;
+        let shared = Arc::new(ConnShared {
+            engine,
+            slow_consumer: config.slow_consumer,
+            close_reason: Mutex::new(None),
+            joined: AtomicBool::new(false),
+            connect_timer: Mutex::new(None),
+        });
+        let timeout = config.connect_timeout;
+        let weak = Arc::downgrade(&shared);
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if let Some(shared) = weak.upgrade()
+                && !shared.joined.load(Ordering::Acquire)
+            {
+                tracing::debug!("no namespace joined within the connect timeout");
+                shared.close(DisconnectReason::ForcedServerClose);
+            }
+        });
+        *shared
+            .connect_timer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(timer.abort_handle());
+        Connection {
+            decoder: config.parser.decoder(config.limits),
+            server,
+            shared,
+            sockets: Vec::new(),
+        }
+    }
+
+    fn socket_of(&self, nsp: &str) -> Option<usize> {
+        self.sockets.iter().position(|(name, _)| name == nsp)
+    }
+
+    fn route(&mut self, packet: Packet) {
+        let index = self.socket_of(&packet.nsp);
+        match packet.kind {
+            PacketKind::Connect { auth } => {
+                if let Some(index) = index {
+                    if !self.sockets[index].1.is_gone() {
+                        // A second join of the same namespace (Node closes too).
+                        return self.shared.close(DisconnectReason::ForcedServerClose);
+                    }
+                    self.sockets.swap_remove(index);
+                }
+                self.connect(packet.nsp.into_owned(), auth);
+            }
+            PacketKind::Disconnect => {
+                if let Some(index) = index {
+                    let (_, socket) = self.sockets.swap_remove(index);
+                    socket.leave_namespace(DisconnectReason::ClientNamespaceDisconnect);
+                }
+            }
+            PacketKind::Event { name, args, ack } => match index {
+                Some(index) => {
+                    let socket = &self.sockets[index].1;
+                    if socket.is_gone() {
+                        // Sent before the client heard that the server disconnected it.
+                        return;
+                    }
+                    if socket.receive_event(name, args, ack).is_err() {
+                        tracing::debug!("a client sent events faster than its handlers ran");
+                        self.shared.close(DisconnectReason::ForcedServerClose);
+                    }
+                }
+                None => self.shared.close(DisconnectReason::ParseError),
+            },
+            PacketKind::Ack { id, args } => match index {
+                Some(index) => self.sockets[index].1.receive_ack(id, args),
+                None => self.shared.close(DisconnectReason::ParseError),
+            },
+            // Only servers send these.
+            PacketKind::ConnectError { .. } => self.shared.close(DisconnectReason::ParseError),
+        }
+    }
+
+    fn connect(&mut self, nsp: String, auth: Option<Value>) {
+        let parser = self.server.config.parser;
+        let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
+        let Some(namespace) = self.server.namespace_for(&nsp, &auth) else {
+            let refusal = parser.encode_connect_error(&nsp, "Invalid namespace", None);
+            let _ = self.shared.send(&refusal, false);
+            return;
+        };
+        let socket = Socket::new(namespace.0.clone(), self.shared.clone(), auth);
+        self.sockets.push((nsp, socket.clone()));
+        let joining = socket.clone();
+        if socket.submit(Box::pin(joining.join_namespace())).is_err() {
+            self.shared.close(DisconnectReason::ForcedServerClose);
+        }
+    }
+}
+
+impl SocketHandler for Connection {
+    fn on_message(&mut self, message: Message) {
+        match self.decoder.decode(message) {
+            Ok(Some(packet)) => self.route(packet),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::debug!(%error, "invalid Socket.IO packet");
+                self.shared.close(DisconnectReason::ParseError);
+            }
+        }
+    }
+
+    fn on_close(&mut self, reason: engineio::CloseReason) {
+        let reason = if self.server.is_closing() {
+            DisconnectReason::ServerShuttingDown
+        } else {
+            self.shared
+                .take_close_reason()
+                .unwrap_or_else(|| DisconnectReason::from_engine(reason))
+        };
+        if let Some(timer) = self
+            .shared
+            .connect_timer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            timer.abort();
+        }
+        for (_, socket) in self.sockets.drain(..) {
+            socket.leave_namespace(reason);
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // The session's task ended without a close (a panic or a runtime shutdown): the
+        // sockets must still leave their namespaces.
+        for (_, socket) in self.sockets.drain(..) {
+            socket.leave_namespace(DisconnectReason::TransportClose);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! A Socket.IO v5 server: namespaces, rooms, broadcasts, acknowledgements and middleware,
+//! wire-compatible with the official `socket.io-client` and running on the [`engineio`]
+//! crate's Engine.IO server (HTTP long-polling and WebSocket).
+//!
+//! The vocabulary is Node's ([`of`](SocketIo::of), [`to`](BroadcastOperator::to),
+//! [`except`](BroadcastOperator::except), [`volatile`](BroadcastOperator::volatile),
+//! [`timeout`](BroadcastOperator::timeout), [`fetch_sockets`](Namespace::fetch_sockets),
+//! [`on_any`](Socket::on_any)…), in async Rust with serde-typed arguments:
+//!
+//! ```no_run
+//! use socketio::{Data, Event, Socket, SocketIo};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let io = SocketIo::new();
+//!     io.on_connection(|socket: Socket| async move {
+//!         socket.join("lobby");
+//!         // Typed arguments.
+//!         socket.on("chat", |socket: Socket, Data((text,)): Data<(String,)>| async move {
+//!             let _ = socket.to("lobby").emit("chat", &(socket.id().as_str(), text));
+//!         });
+//!         // Arguments as received, acknowledged unchanged.
+//!         socket.on("echo", |_socket: Socket, event: Event| async move {
+//!             let _ = event.ack_raw(event.raw_args());
+//!         });
+//!     });
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     socketio::serve(listener, io).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! A socket's handlers run one event at a time, in arrival order, without blocking its
+//! connection's heartbeat or other sockets. A broadcast is encoded once. Every resource a
+//! client can make the server spend is bounded: see [`SocketIoBuilder`].
+
+mod adapter;
+mod broadcast;
+mod config;
+mod connection;
+mod dispatch;
+mod error;
+mod event;
+mod handler;
+mod handshake;
+mod namespace;
+mod rooms;
+mod server;
+mod socket;
+
+pub use adapter::{Adapter, AdapterError, BroadcastMessage, LocalAdapter, Target};
+pub use broadcast::{BroadcastAckError, BroadcastOperator, RemoteSocket};
+pub use config::{SlowConsumerPolicy, SocketIoBuilder};
+pub use engineio::{Cookie, Cors, EngineIoBuilder, Refusal, TransportKind, serve};
+pub use error::{AckError, ConnectError, DisconnectReason, EmitError};
+pub use event::{AckSender, Event};
+pub use handler::{Data, EventHandler, HandlerOutput, WithData, WithDataAndAck, WithEvent};
+pub use handshake::Handshake;
+pub use namespace::{Namespace, ParentNamespace};
+pub use rooms::{IntoRooms, RoomEvent};
+pub use server::SocketIo;
+pub use socket::{ListenerId, Socket, SocketEmitter, SocketId};
+pub use socketio_proto::{Args, ArgsError, DecoderLimits, Map, Parser, Value};

@@ -1,0 +1,201 @@
+//! Rooms: named groups of sockets within a namespace, and the index of who is in which.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::socket::{Socket, SocketId};
+
+/// One or several room names: `"room"`, `String`, `["a", "b"]`, `vec![…]`, `&[…]`.
+pub trait IntoRooms {
+    /// The room names.
+    fn into_rooms(self) -> Vec<String>;
+}
+
+impl IntoRooms for &str {
+    fn into_rooms(self) -> Vec<String> {
+        vec![self.to_owned()]
+    }
+}
+
+impl IntoRooms for String {
+    fn into_rooms(self) -> Vec<String> {
+        vec![self]
+    }
+}
+
+impl IntoRooms for &String {
+    fn into_rooms(self) -> Vec<String> {
+        vec![self.clone()]
+    }
+}
+
+impl IntoRooms for SocketId {
+    fn into_rooms(self) -> Vec<String> {
+        vec![self.as_str().to_owned()]
+    }
+}
+
+impl<T: AsRef<str>> IntoRooms for Vec<T> {
+    fn into_rooms(self) -> Vec<String> {
+        self.iter().map(|r| r.as_ref().to_owned()).collect()
+    }
+}
+
+impl<T: AsRef<str>> IntoRooms for &[T] {
+    fn into_rooms(self) -> Vec<String> {
+        self.iter().map(|r| r.as_ref().to_owned()).collect()
+    }
+}
+
+impl<T: AsRef<str>, const N: usize> IntoRooms for [T; N] {
+    fn into_rooms(self) -> Vec<String> {
+        self.iter().map(|r| r.as_ref().to_owned()).collect()
+    }
+}
+
+/// A change in the rooms of a namespace (Node's adapter events).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoomEvent {
+    /// A room got its first socket.
+    Create(String),
+    /// A room lost its last socket.
+    Delete(String),
+    /// A socket joined a room.
+    Join {
+        /// The room.
+        room: String,
+        /// The socket.
+        socket: SocketId,
+    },
+    /// A socket left a room.
+    Leave {
+        /// The room.
+        room: String,
+        /// The socket.
+        socket: SocketId,
+    },
+}
+
+/// The sockets of one namespace on this server, and their rooms.
+#[derive(Default)]
+pub(crate) struct RoomIndex {
+    pub(crate) sockets: HashMap<SocketId, Socket>,
+    rooms: HashMap<Arc<str>, HashSet<SocketId>>,
+    socket_rooms: HashMap<SocketId, Vec<Arc<str>>>,
+}
+
+impl RoomIndex {
+    pub(crate) fn join(&mut self, id: SocketId, rooms: &[String], events: &mut Vec<RoomEvent>) {
+        if !self.sockets.contains_key(&id) {
+            return;
+        }
+        let joined = self.socket_rooms.entry(id).or_default();
+        for room in rooms {
+            if joined.iter().any(|r| **r == **room) {
+                continue;
+            }
+            let name: Arc<str> = match self.rooms.get_key_value(room.as_str()) {
+                Some((name, _)) => name.clone(),
+                None => {
+                    let name: Arc<str> = Arc::from(room.as_str());
+                    self.rooms.insert(name.clone(), HashSet::new());
+                    events.push(RoomEvent::Create(room.clone()));
+                    name
+                }
+            };
+            if self
+                .rooms
+                .get_mut(&name)
+                .is_some_and(|members| members.insert(id))
+            {
+                joined.push(name);
+                events.push(RoomEvent::Join {
+                    room: room.clone(),
+                    socket: id,
+                });
+            }
+        }
+    }
+
+    pub(crate) fn leave(&mut self, id: SocketId, room: &str, events: &mut Vec<RoomEvent>) {
+        if let Some(joined) = self.socket_rooms.get_mut(&id) {
+            joined.retain(|r| **r != *room);
+        }
+        self.leave_room(id, room, events);
+    }
+
+    fn leave_room(&mut self, id: SocketId, room: &str, events: &mut Vec<RoomEvent>) {
+        let Some(members) = self.rooms.get_mut(room) else {
+            return;
+        };
+        if members.remove(&id) {
+            events.push(RoomEvent::Leave {
+                room: room.to_owned(),
+                socket: id,
+            });
+        }
+        if members.is_empty() {
+            self.rooms.remove(room);
+            events.push(RoomEvent::Delete(room.to_owned()));
+        }
+    }
+
+    /// Removes a socket and takes it out of all its rooms.
+    pub(crate) fn remove(&mut self, id: SocketId, events: &mut Vec<RoomEvent>) {
+        self.sockets.remove(&id);
+        for room in self.socket_rooms.remove(&id).unwrap_or_default() {
+            self.leave_room(id, &room, events);
+        }
+    }
+
+    pub(crate) fn rooms_of(&self, id: SocketId) -> Vec<String> {
+        self.socket_rooms
+            .get(&id)
+            .map(|rooms| rooms.iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn room_names(&self) -> Vec<String> {
+        self.rooms.keys().map(|r| r.to_string()).collect()
+    }
+
+    pub(crate) fn members(&self, room: &str) -> usize {
+        self.rooms.get(room).map_or(0, HashSet::len)
+    }
+
+    /// Calls `f` with each socket in any of `rooms` (every socket if empty) and in none of
+    /// `except`, once each.
+    pub(crate) fn for_each(&self, rooms: &[String], except: &[String], mut f: impl FnMut(&Socket)) {
+        let excluded: HashSet<SocketId> = except
+            .iter()
+            .filter_map(|room| self.rooms.get(room.as_str()))
+            .flat_map(|members| members.iter().copied())
+            .collect();
+        let mut visit = |id: &SocketId| {
+            if excluded.contains(id) {
+                return;
+            }
+            if let Some(socket) = self.sockets.get(id) {
+                f(socket);
+            }
+        };
+        match rooms {
+            [] => self.sockets.keys().for_each(&mut visit),
+            [room] => {
+                if let Some(members) = self.rooms.get(room.as_str()) {
+                    members.iter().for_each(&mut visit);
+                }
+            }
+            _ => {
+                let mut seen = HashSet::new();
+                for room in rooms {
+                    for id in self.rooms.get(room.as_str()).into_iter().flatten() {
+                        if seen.insert(*id) {
+                            visit(id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

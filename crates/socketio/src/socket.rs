@@ -1,0 +1,825 @@
+//! A client's socket in one namespace.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use engineio::Sid;
+use engineio::TransportKind;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use socketio_proto::{AckMap, Args, Encoded, Value, is_reserved_event};
+use tokio::sync::oneshot;
+
+use crate::broadcast::{AckCollector, BroadcastOperator};
+use crate::connection::ConnShared;
+use crate::dispatch::{Job, JobQueue};
+use crate::error::{AckError, DisconnectReason, EmitError};
+use crate::event::{AckSender, Event};
+use crate::handler::{
+    DisconnectHandler, ErasedEventHandler, EventHandler, HandlerOutput, PacketMiddleware,
+    disconnect_handler, erase_event_handler,
+};
+use crate::handshake::Handshake;
+use crate::namespace::{Namespace, NamespaceInner};
+use crate::rooms::IntoRooms;
+
+/// A socket's id: 120 random bits, unrelated to the Engine.IO session id (which is a
+/// bearer token and never leaves the connection).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(Sid);
+
+impl SocketId {
+    pub(crate) fn random() -> Self {
+        SocketId(Sid::from_random(rand::random()))
+    }
+
+    /// Parses an id received as text.
+    pub fn parse(text: &str) -> Option<Self> {
+        Sid::parse(text).map(SocketId)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl fmt::Display for SocketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for SocketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SocketId({})", self.as_str())
+    }
+}
+
+/// Identifies a catch-all listener, to remove it with `off_any`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+static NEXT_LISTENER: AtomicU64 = AtomicU64::new(1);
+
+impl ListenerId {
+    fn next() -> Self {
+        ListenerId(NEXT_LISTENER.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+type AnyListener = Arc<dyn Fn(&Socket, &Event) + Send + Sync>;
+type OutgoingListener = Arc<dyn Fn(&Socket, &str, &Args) + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(&Socket, &(dyn std::error::Error + 'static)) + Send + Sync>;
+
+/// Who waits for an acknowledgement from this socket.
+pub(crate) enum AckWaiter {
+    /// One `emit_with_ack`.
+    Single(oneshot::Sender<Args>),
+    /// A broadcast with acks, collecting one answer per socket.
+    Broadcast(Arc<AckCollector>),
+}
+
+struct State {
+    handlers: HashMap<String, Arc<[ErasedEventHandler]>>,
+    any: Vec<(ListenerId, AnyListener)>,
+    outgoing: Vec<(ListenerId, OutgoingListener)>,
+    middlewares: Vec<PacketMiddleware>,
+    disconnecting: Vec<DisconnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+    errors: Vec<ErrorHandler>,
+    acks: AckMap<AckWaiter>,
+    data: Value,
+    extensions: http::Extensions,
+    /// The leave has been queued.
+    leaving: bool,
+}
+
+pub(crate) struct SocketInner {
+    pub(crate) id: SocketId,
+    pub(crate) ns: Arc<NamespaceInner>,
+    pub(crate) conn: Arc<ConnShared>,
+    handshake: Handshake,
+    /// Joined, and not yet leaving.
+    connected: AtomicBool,
+    /// Any catch-all listener for outgoing packets (checked without the lock).
+    has_outgoing: AtomicBool,
+    state: Mutex<State>,
+    pub(crate) queue: Arc<JobQueue>,
+}
+
+/// A client's socket in one namespace: receive its events, emit to it, put it in rooms.
+///
+/// Cheap to clone; every clone is the same socket. Handlers registered with [`on`](Self::on)
+/// run one event at a time, in the order the client sent them.
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("namespace", &self.0.ns.name)
+            .field("connected", &self.connected())
+            .finish()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Socket {}
+
+impl Socket {
+    pub(crate) fn new(ns: Arc<NamespaceInner>, conn: Arc<ConnShared>, auth: Value) -> Socket {
+        let config = &ns.config;
+        let state = State {
+            handlers: HashMap::new(),
+            any: Vec::new(),
+            outgoing: Vec::new(),
+            middlewares: Vec::new(),
+            disconnecting: Vec::new(),
+            disconnect: Vec::new(),
+            errors: Vec::new(),
+            acks: AckMap::new(config.max_pending_acks),
+            data: Value::Null,
+            extensions: http::Extensions::new(),
+            leaving: false,
+        };
+        Socket(Arc::new(SocketInner {
+            id: SocketId::random(),
+            queue: JobQueue::new(config.max_pending_events),
+            handshake: Handshake::new(conn.engine.clone(), auth),
+            ns,
+            conn,
+            connected: AtomicBool::new(false),
+            has_outgoing: AtomicBool::new(false),
+            state: Mutex::new(state),
+        }))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Handlers run outside this lock, so a panic cannot leave the state half-written.
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The socket's id (also the name of the room it is always in).
+    pub fn id(&self) -> SocketId {
+        self.0.id
+    }
+
+    /// The namespace the socket is in.
+    pub fn namespace(&self) -> Namespace {
+        Namespace(self.0.ns.clone())
+    }
+
+    /// The client's handshake: headers, query, address, `auth` payload.
+    pub fn handshake(&self) -> &Handshake {
+        &self.0.handshake
+    }
+
+    /// Whether the socket is in its namespace (joined, and not disconnecting).
+    pub fn connected(&self) -> bool {
+        self.0.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether the socket was restored by connection state recovery. Always false for now.
+    pub fn recovered(&self) -> bool {
+        false
+    }
+
+    /// The transport the client's connection uses now.
+    pub fn transport(&self) -> TransportKind {
+        self.0.conn.engine.transport()
+    }
+
+    // ----- handlers -----
+
+    /// Adds a handler for `event`; several handlers of one event run in the order they
+    /// were added. See [`EventHandler`] for the shapes a handler can take.
+    ///
+    /// ```
+    /// # use socketio::{Event, Socket};
+    /// # fn register(socket: &Socket) {
+    /// socket.on("chat", |socket: Socket, event: Event| async move {
+    ///     let (text,): (String,) = event.args()?;
+    ///     socket.broadcast().emit("chat", &(socket.id().as_str(), text))?;
+    ///     event.ack(&"delivered")?;
+    ///     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// });
+    /// # }
+    /// ```
+    pub fn on<M, H: EventHandler<M>>(&self, event: impl Into<String>, handler: H) {
+        let handler = erase_event_handler(handler);
+        let mut state = self.lock();
+        let entry = state
+            .handlers
+            .entry(event.into())
+            .or_insert_with(|| Arc::from([]));
+        let mut handlers = entry.to_vec();
+        handlers.push(handler);
+        *entry = Arc::from(handlers);
+    }
+
+    /// Removes every handler of `event`.
+    pub fn off(&self, event: &str) {
+        self.lock().handlers.remove(event);
+    }
+
+    /// Adds a listener called with every incoming event, before its handlers (Node's
+    /// `onAny`). It runs on the connection's task: keep it short.
+    pub fn on_any(&self, listener: impl Fn(&Socket, &Event) + Send + Sync + 'static) -> ListenerId {
+        let id = ListenerId::next();
+        self.lock().any.push((id, Arc::new(listener)));
+        id
+    }
+
+    /// Like [`on_any`](Self::on_any), but runs before the listeners already added.
+    pub fn prepend_any(
+        &self,
+        listener: impl Fn(&Socket, &Event) + Send + Sync + 'static,
+    ) -> ListenerId {
+        let id = ListenerId::next();
+        self.lock().any.insert(0, (id, Arc::new(listener)));
+        id
+    }
+
+    /// Removes one catch-all listener, or all of them with `None`.
+    pub fn off_any(&self, listener: Option<ListenerId>) {
+        let mut state = self.lock();
+        match listener {
+            Some(id) => state.any.retain(|(other, _)| *other != id),
+            None => state.any.clear(),
+        }
+    }
+
+    /// Adds a listener called with every packet emitted to this socket, by it or by a
+    /// broadcast (Node's `onAnyOutgoing`).
+    pub fn on_any_outgoing(
+        &self,
+        listener: impl Fn(&Socket, &str, &Args) + Send + Sync + 'static,
+    ) -> ListenerId {
+        let id = ListenerId::next();
+        let mut state = self.lock();
+        state.outgoing.push((id, Arc::new(listener)));
+        self.0.has_outgoing.store(true, Ordering::Release);
+        id
+    }
+
+    /// Like [`on_any_outgoing`](Self::on_any_outgoing), but runs before the others.
+    pub fn prepend_any_outgoing(
+        &self,
+        listener: impl Fn(&Socket, &str, &Args) + Send + Sync + 'static,
+    ) -> ListenerId {
+        let id = ListenerId::next();
+        let mut state = self.lock();
+        state.outgoing.insert(0, (id, Arc::new(listener)));
+        self.0.has_outgoing.store(true, Ordering::Release);
+        id
+    }
+
+    /// Removes one outgoing listener, or all of them with `None`.
+    pub fn off_any_outgoing(&self, listener: Option<ListenerId>) {
+        let mut state = self.lock();
+        match listener {
+            Some(id) => state.outgoing.retain(|(other, _)| *other != id),
+            None => state.outgoing.clear(),
+        }
+        self.0
+            .has_outgoing
+            .store(!state.outgoing.is_empty(), Ordering::Release);
+    }
+
+    /// Adds a packet middleware (Node's `socket.use`): it sees each incoming event before
+    /// the handlers and returns it (possibly changed) or refuses it. A refused event is
+    /// not handled; the error goes to the [`on_error`](Self::on_error) listeners.
+    pub fn middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Event, Box<dyn std::error::Error + Send + Sync>>>
+            + Send
+            + 'static,
+    {
+        let middleware: PacketMiddleware =
+            Arc::new(move |socket, event| Box::pin(middleware(socket, event)));
+        self.lock().middlewares.push(middleware);
+    }
+
+    /// Runs when the socket is leaving, while it is still in its rooms.
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerOutput,
+    {
+        self.lock().disconnecting.push(disconnect_handler(handler));
+    }
+
+    /// Runs when the socket has left its namespace.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: HandlerOutput,
+    {
+        self.lock().disconnect.push(disconnect_handler(handler));
+    }
+
+    /// Receives errors about this socket: events refused by a packet middleware, and
+    /// arguments that did not fit a typed handler.
+    pub fn on_error(
+        &self,
+        handler: impl Fn(&Socket, &(dyn std::error::Error + 'static)) + Send + Sync + 'static,
+    ) {
+        self.lock().errors.push(Arc::new(handler));
+    }
+
+    pub(crate) fn report_error(&self, error: &(dyn std::error::Error + 'static)) {
+        let handlers = self.lock().errors.clone();
+        for handler in handlers {
+            handler(self, error);
+        }
+    }
+
+    // ----- emitting -----
+
+    /// Emits an event to this socket's client. `args` is spread into arguments: a tuple
+    /// gives one argument per element, `()` none, anything else one (`bytes::Bytes`
+    /// anywhere inside travels as binary).
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+        self.emitter().emit(event, args)
+    }
+
+    /// Emits an event whose arguments are forwarded as received (no re-encoding).
+    pub fn emit_raw(&self, event: &str, args: &Args) -> Result<(), EmitError> {
+        self.emitter().emit_raw(event, args)
+    }
+
+    /// Emits an event and waits for the client's acknowledgement (at most the server's
+    /// ack timeout; see [`timeout`](Self::timeout)). The answer's first argument is
+    /// deserialised as `R` (`()` if there is none); use
+    /// [`emit_with_ack_raw`](Self::emit_with_ack_raw) for all of them.
+    pub async fn emit_with_ack<R, T>(&self, event: &str, args: &T) -> Result<R, AckError>
+    where
+        R: DeserializeOwned,
+        T: Serialize + ?Sized,
+    {
+        self.emitter().emit_with_ack(event, args).await
+    }
+
+    /// Emits an event and waits for the acknowledgement, returning all its arguments.
+    pub async fn emit_with_ack_raw<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<Args, AckError> {
+        self.emitter().emit_with_ack_raw(event, args).await
+    }
+
+    fn emitter(&self) -> SocketEmitter<'_> {
+        SocketEmitter {
+            socket: self,
+            volatile: false,
+            timeout: None,
+        }
+    }
+
+    /// The next emit is dropped if the client cannot take it at once.
+    pub fn volatile(&self) -> SocketEmitter<'_> {
+        self.emitter().volatile()
+    }
+
+    /// The next `emit_with_ack` waits at most `timeout`.
+    pub fn timeout(&self, timeout: Duration) -> SocketEmitter<'_> {
+        self.emitter().timeout(timeout)
+    }
+
+    /// Accepted for compatibility with Node's API; per-message compression is off (as it
+    /// is by default in Node), so this changes nothing.
+    pub fn compress(&self, _compress: bool) -> SocketEmitter<'_> {
+        self.emitter()
+    }
+
+    pub(crate) fn send(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.0.conn.send(encoded, volatile)
+    }
+
+    /// Calls the outgoing listeners with the event of `encoded`, decoding it back only if
+    /// there are listeners.
+    pub(crate) fn notify_outgoing(&self, event: &str, args: &dyn Fn() -> Option<Args>) {
+        if !self.0.has_outgoing.load(Ordering::Acquire) {
+            return;
+        }
+        let listeners: Vec<_> = self
+            .lock()
+            .outgoing
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
+        if let Some(args) = args() {
+            for listener in listeners {
+                listener(self, event, &args);
+            }
+        }
+    }
+
+    pub(crate) fn send_ack<T: Serialize + ?Sized>(
+        &self,
+        id: u64,
+        args: &T,
+    ) -> Result<(), EmitError> {
+        let encoded = self
+            .0
+            .ns
+            .config
+            .parser
+            .encode_ack(&self.0.ns.name, id, args)?;
+        self.send(&encoded, false)
+    }
+
+    pub(crate) fn send_ack_raw(&self, id: u64, args: &Args) -> Result<(), EmitError> {
+        let encoded = self
+            .0
+            .ns
+            .config
+            .parser
+            .encode_ack_args(&self.0.ns.name, id, args)?;
+        self.send(&encoded, false)
+    }
+
+    pub(crate) fn register_ack(&self, id: u64, waiter: AckWaiter) -> Result<(), AckError> {
+        self.lock()
+            .acks
+            .insert(id, waiter)
+            .map_err(|_| AckError::TooManyPending)
+    }
+
+    pub(crate) fn unregister_ack(&self, id: u64) {
+        self.lock().acks.take(id);
+    }
+
+    // ----- rooms -----
+
+    /// Puts the socket in these rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        if self.connected() {
+            self.0.ns.join(self.0.id, rooms.into_rooms());
+        }
+    }
+
+    /// Takes the socket out of a room.
+    pub fn leave(&self, room: &str) {
+        self.0.ns.leave(self.0.id, room);
+    }
+
+    /// The rooms the socket is in (its own id room included).
+    pub fn rooms(&self) -> Vec<String> {
+        self.0.ns.socket_rooms(self.0.id)
+    }
+
+    /// Emits to the sockets in these rooms, this one excluded (Node's `socket.to`).
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
+    }
+
+    /// Same as [`to`](Self::to) (Node's `socket.in`).
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// Emits to every socket of the namespace but those in these rooms, this one excluded.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().except(rooms)
+    }
+
+    /// Emits to every other socket of the namespace (Node's `socket.broadcast`).
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.0.ns.clone()).except(self.0.id.as_str())
+    }
+
+    // ----- data -----
+
+    /// The socket's data as `T`, if set and of that shape. The data travels with the
+    /// socket's description in `fetch_sockets`.
+    pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
+        let value = self.lock().data.clone();
+        if value == Value::Null {
+            return None;
+        }
+        value.deserialize_into().ok()
+    }
+
+    /// The socket's data as a value.
+    pub fn data_value(&self) -> Value {
+        self.lock().data.clone()
+    }
+
+    /// Sets the socket's data.
+    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
+        let value = Value::from_serialize(data)
+            .map_err(|error| EmitError::Encode(socketio_proto::EncodeError::new(error)))?;
+        self.lock().data = value;
+        Ok(())
+    }
+
+    /// A copy of an extension of type `T`: local state of any type (not sent anywhere).
+    pub fn extension<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.lock().extensions.get::<T>().cloned()
+    }
+
+    /// Stores an extension, replacing the one of the same type.
+    pub fn insert_extension<T: Clone + Send + Sync + 'static>(&self, value: T) {
+        self.lock().extensions.insert(value);
+    }
+
+    // ----- leaving -----
+
+    /// Makes the socket leave its namespace (reason `server namespace disconnect`); the
+    /// connection stays open for the client's other namespaces.
+    pub fn disconnect(&self) {
+        if !self.connected() {
+            return;
+        }
+        let encoded = self.0.ns.config.parser.encode_disconnect(&self.0.ns.name);
+        let _ = self.0.conn.send(&encoded, false);
+        self.leave_namespace(DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Closes the client's whole connection, every namespace included (Node's
+    /// `socket.disconnect(true)`; reason `forced server close`).
+    pub fn disconnect_connection(&self) {
+        self.0.conn.close(DisconnectReason::ForcedServerClose);
+    }
+
+    // ----- from the connection -----
+
+    /// Whether the socket has left (or been refused): a new join of its namespace may
+    /// replace it.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.lock().leaving
+    }
+
+    /// The join, first job of the socket's queue: middlewares, then the namespace, the
+    /// client's `CONNECT` answer and the connection handlers. Events that arrive meanwhile
+    /// wait behind it.
+    pub(crate) async fn join_namespace(self) {
+        let ns = self.0.ns.clone();
+        let parser = ns.config.parser;
+        for middleware in ns.middlewares() {
+            if let Err(refusal) = middleware(self.clone()).await {
+                let packet =
+                    parser.encode_connect_error(&ns.name, &refusal.message, refusal.data.as_ref());
+                let _ = self.0.conn.send(&packet, false);
+                self.leave_namespace(DisconnectReason::ServerNamespaceDisconnect);
+                return;
+            }
+        }
+        {
+            // Checked and set under the lock that `leave_namespace` takes, so a close
+            // during the middlewares cannot leave a socket behind in the namespace.
+            let state = self.lock();
+            if state.leaving {
+                return;
+            }
+            self.0.connected.store(true, Ordering::Release);
+        }
+        ns.add(self.clone());
+        self.0.conn.mark_joined();
+        let _ = self.0.conn.send(
+            &parser.encode_connect(&ns.name, self.0.id.as_str(), None),
+            false,
+        );
+        for handler in ns.connection_handlers() {
+            handler(self.clone()).await;
+        }
+    }
+
+    /// An event from the client: catch-all listeners at once, then the middlewares and
+    /// handlers on the socket's queue.
+    pub(crate) fn receive_event(
+        &self,
+        name: String,
+        args: Args,
+        ack: Option<u64>,
+    ) -> Result<(), ()> {
+        let ack = ack.map(|id| AckSender::new(self.clone(), id));
+        let event = Event { name, args, ack };
+        let any: Vec<AnyListener> = {
+            let state = self.lock();
+            state.any.iter().map(|(_, l)| l.clone()).collect()
+        };
+        for listener in any {
+            listener(self, &event);
+        }
+        let socket = self.clone();
+        self.submit(Box::pin(async move { socket.handle_event(event).await }))
+    }
+
+    async fn handle_event(self, mut event: Event) {
+        let (middlewares, handlers) = {
+            let state = self.lock();
+            (
+                state.middlewares.clone(),
+                state.handlers.get(event.name.as_str()).cloned(),
+            )
+        };
+        for middleware in middlewares {
+            match middleware(self.clone(), event).await {
+                Ok(passed) => event = passed,
+                Err(error) => {
+                    self.report_error(&*error);
+                    return;
+                }
+            }
+        }
+        if !self.connected() {
+            return;
+        }
+        let Some(handlers) = handlers else { return };
+        if let [handler] = &handlers[..] {
+            handler(self, event).await;
+            return;
+        }
+        for handler in handlers.iter() {
+            handler(self.clone(), event.clone()).await;
+        }
+    }
+
+    /// An acknowledgement from the client.
+    pub(crate) fn receive_ack(&self, id: u64, args: Args) {
+        let waiter = self.lock().acks.take(id);
+        match waiter {
+            Some(AckWaiter::Single(sender)) => {
+                let _ = sender.send(args);
+            }
+            Some(AckWaiter::Broadcast(collector)) => collector.answer(args),
+            None => tracing::debug!(id, "acknowledgement for an unknown id"),
+        }
+    }
+
+    pub(crate) fn submit(&self, job: Job) -> Result<(), ()> {
+        self.0.queue.submit(job).map_err(|_| ())
+    }
+
+    /// Leaves the namespace: refuses emits at once, then on the socket's queue (after the
+    /// events already received) runs `disconnecting`, leaves the rooms, runs `disconnect`.
+    pub(crate) fn leave_namespace(&self, reason: DisconnectReason) {
+        let (was_connected, waiters): (bool, Vec<_>) = {
+            let mut state = self.lock();
+            if state.leaving {
+                return;
+            }
+            state.leaving = true;
+            let was_connected = self.0.connected.swap(false, Ordering::AcqRel);
+            (
+                was_connected,
+                state.acks.drain().map(|(_, waiter)| waiter).collect(),
+            )
+        };
+        // Waiters see their senders dropped: `Disconnected`.
+        drop(waiters);
+        if !was_connected {
+            // Never joined (refused, or closed during the middlewares).
+            self.0.ns.remove(self.0.id);
+            return;
+        }
+        let socket = self.clone();
+        let job: Job = Box::pin(async move {
+            let (disconnecting, disconnect) = {
+                let state = socket.lock();
+                (state.disconnecting.clone(), state.disconnect.clone())
+            };
+            for handler in disconnecting {
+                handler(socket.clone(), reason).await;
+            }
+            socket.0.ns.remove(socket.0.id);
+            for handler in disconnect {
+                handler(socket.clone(), reason).await;
+            }
+            // Drop the handlers: they may hold clones of this socket.
+            let mut state = socket.lock();
+            state.handlers.clear();
+            state.middlewares.clear();
+            state.disconnecting.clear();
+            state.disconnect.clear();
+            state.any.clear();
+            state.outgoing.clear();
+        });
+        if self.0.queue.submit(job).is_err() {
+            // The queue is full of events that will now be dropped: leave at once.
+            self.0.ns.remove(self.0.id);
+        }
+    }
+}
+
+/// Emits to one socket with options: [`Socket::volatile`], [`Socket::timeout`].
+#[derive(Debug)]
+#[must_use]
+pub struct SocketEmitter<'a> {
+    socket: &'a Socket,
+    volatile: bool,
+    timeout: Option<Duration>,
+}
+
+impl SocketEmitter<'_> {
+    /// Drops the packet if the client cannot take it at once.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// Waits at most `timeout` for an acknowledgement.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Accepted for compatibility; compression is off.
+    pub fn compress(self, _compress: bool) -> Self {
+        self
+    }
+
+    fn check(&self, event: &str) -> Result<(), EmitError> {
+        if is_reserved_event(event) {
+            return Err(EmitError::ReservedEvent(event.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Emits `event` with typed arguments (see [`Socket::emit`]).
+    pub fn emit<T: Serialize + ?Sized>(self, event: &str, args: &T) -> Result<(), EmitError> {
+        self.check(event)?;
+        let ns = &self.socket.0.ns;
+        let encoded = ns.config.parser.encode_event(&ns.name, None, event, args)?;
+        self.socket.notify_outgoing(event, &|| {
+            crate::broadcast::args_of(ns.config.parser, &encoded)
+        });
+        self.socket.send(&encoded, self.volatile)
+    }
+
+    /// Emits `event` with arguments as received.
+    pub fn emit_raw(self, event: &str, args: &Args) -> Result<(), EmitError> {
+        self.check(event)?;
+        let ns = &self.socket.0.ns;
+        let encoded = ns
+            .config
+            .parser
+            .encode_event_args(&ns.name, None, event, args)?;
+        self.socket.notify_outgoing(event, &|| Some(args.clone()));
+        self.socket.send(&encoded, self.volatile)
+    }
+
+    /// Emits and waits for the acknowledgement; its first argument as `R`.
+    pub async fn emit_with_ack<R, T>(self, event: &str, args: &T) -> Result<R, AckError>
+    where
+        R: DeserializeOwned,
+        T: Serialize + ?Sized,
+    {
+        let answer = self.emit_with_ack_raw(event, args).await?;
+        crate::broadcast::first_arg(&answer)
+    }
+
+    /// Emits and waits for the acknowledgement; all its arguments.
+    pub async fn emit_with_ack_raw<T: Serialize + ?Sized>(
+        self,
+        event: &str,
+        args: &T,
+    ) -> Result<Args, AckError> {
+        self.check(event)?;
+        let socket = self.socket;
+        let ns = &socket.0.ns;
+        let timeout = self.timeout.unwrap_or(ns.config.ack_timeout);
+        let id = ns.next_ack_id();
+        let encoded = ns
+            .config
+            .parser
+            .encode_event(&ns.name, Some(id), event, args)
+            .map_err(EmitError::from)?;
+        let (sender, answer) = oneshot::channel();
+        socket.register_ack(id, AckWaiter::Single(sender))?;
+        socket.notify_outgoing(event, &|| {
+            crate::broadcast::args_of(ns.config.parser, &encoded)
+        });
+        if let Err(error) = socket.send(&encoded, self.volatile) {
+            socket.unregister_ack(id);
+            return Err(error.into());
+        }
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(args)) => Ok(args),
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Err(_) => {
+                socket.unregister_ack(id);
+                Err(AckError::Timeout(timeout))
+            }
+        }
+    }
+}
