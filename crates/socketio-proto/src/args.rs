@@ -15,9 +15,6 @@ use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
 use crate::json;
 use crate::value::Value;
 
-/// Deepest nesting a msgpack value may have when it is built (serde_json's limit for JSON).
-const MAX_DEPTH: usize = 128;
-
 /// Arguments of an event (after its name) or of an ack.
 #[derive(Clone, PartialEq, Default)]
 pub struct Args(pub(crate) Repr);
@@ -155,15 +152,16 @@ impl Args {
                 serde::Deserializer::deserialize_seq(&mut de, SkipThen::<T>::new(*skip))
                     .map_err(ArgsError::new)
             }
-            Repr::MsgPack { source, skip, .. } => {
-                let mut de = rmp_serde::Deserializer::new(&source[..]);
-                de.set_max_depth(MAX_DEPTH);
-                serde::Deserializer::deserialize_seq(&mut de, SkipThen::<T>::new(*skip))
-                    .map_err(ArgsError::new)
+            // msgpack goes through values: notepack's extension types (ArrayBuffer,
+            // undefined) have no serde form. Extra arguments are ignored here too (no
+            // end-of-sequence check).
+            _ => {
+                let values = self.to_values()?;
+                let seq = serde::de::value::SeqDeserializer::<_, crate::value::ValueError>::new(
+                    values.into_iter(),
+                );
+                T::deserialize(SeqAccessDeserializer::new(seq)).map_err(ArgsError::new)
             }
-            _ => Value::Array(self.to_values()?)
-                .deserialize_into()
-                .map_err(ArgsError::new),
         }
     }
 
@@ -197,11 +195,10 @@ impl Args {
                     .collect())
             }
             Repr::MsgPack { source, skip, .. } => {
-                let mut de = rmp_serde::Deserializer::new(&source[..]);
-                de.set_max_depth(MAX_DEPTH);
-                let values: Vec<Value> =
-                    serde::Deserialize::deserialize(&mut de).map_err(ArgsError::new)?;
-                Ok(values.into_iter().skip(*skip).collect())
+                match crate::msgpack::decode_value(source, 0, 0) {
+                    Some((Value::Array(values), _)) => Ok(values.into_iter().skip(*skip).collect()),
+                    _ => Err(ArgsError::new("invalid msgpack arguments")),
+                }
             }
             Repr::Values(values) => Ok(values.clone()),
         }

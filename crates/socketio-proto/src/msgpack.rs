@@ -5,14 +5,13 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use engineio_proto::Message;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::args::{Args, Repr};
 use crate::encode::{Encoded, Shape, shape_of};
 use crate::error::{EncodeError, ParseError};
 use crate::json::DecoderLimits;
 use crate::packet::{MAIN_NAMESPACE, Namespace, Packet, PacketKind, PacketType, is_reserved_event};
-use crate::value::Value;
+use crate::value::{Map, Value};
 
 /// Deepest nesting a decoded value may have (serde_json's limit too).
 const MAX_DEPTH: usize = 128;
@@ -149,14 +148,119 @@ fn read_int(buf: &[u8], pos: usize) -> Option<i128> {
     })
 }
 
+/// `nil`, or notepack's `undefined` (fixext 1 of type 0): both mean absent.
 fn is_nil(buf: &[u8], pos: usize) -> bool {
-    buf.get(pos) == Some(&0xc0)
+    match buf.get(pos) {
+        Some(0xc0) => true,
+        Some(0xd4) => buf.get(pos + 1) == Some(&0),
+        _ => false,
+    }
 }
 
-fn to_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
-    let mut de = rmp_serde::Deserializer::new(bytes);
-    de.set_max_depth(MAX_DEPTH);
-    T::deserialize(&mut de).map_err(|_| ParseError::InvalidPayload)
+fn to_value(bytes: &[u8]) -> Result<Value, ParseError> {
+    match decode_value(bytes, 0, 0) {
+        Some((value, end)) if end == bytes.len() => Ok(value),
+        _ => Err(ParseError::InvalidPayload),
+    }
+}
+
+fn payload(buf: &[u8], start: usize, len: u64) -> Option<(&[u8], usize)> {
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    Some((buf.get(start..end)?, end))
+}
+
+/// Decodes the msgpack value at `pos` as notepack.io (the encoder of the npm parser)
+/// means it: ext type 0 is an `ArrayBuffer` (binary), fixext 1 of type 0 is `undefined`
+/// (null here), fixext 8 of type 0 a `Date` (its milliseconds), other ext types
+/// `[type, data]`. Returns the value and where it ends; `None` if malformed or nested
+/// deeper than `MAX_DEPTH`.
+pub(crate) fn decode_value(buf: &[u8], pos: usize, depth: usize) -> Option<(Value, usize)> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let marker = *buf.get(pos)?;
+    let (head, len, items) = header(buf, pos)?;
+    let start = pos + head;
+    let text = |buf: &[u8]| -> Option<(Value, usize)> {
+        let (bytes, end) = payload(buf, start, len)?;
+        Some((
+            Value::String(std::str::from_utf8(bytes).ok()?.to_owned()),
+            end,
+        ))
+    };
+    Some(match marker {
+        0xc0 => (Value::Null, start),
+        0xc2 => (Value::Bool(false), start),
+        0xc3 => (Value::Bool(true), start),
+        0x00..=0x7f | 0xe0..=0xff | 0xcc..=0xcf | 0xd0..=0xd3 => {
+            let n = read_int(buf, pos)?;
+            let value = match u64::try_from(n) {
+                Ok(n) => Value::from(n),
+                Err(_) => Value::from(i64::try_from(n).ok()?),
+            };
+            (value, start + usize::try_from(len).ok()?)
+        }
+        0xca => {
+            let bits = read_be(buf, start, 4)? as u32;
+            (Value::from(f64::from(f32::from_bits(bits))), start + 4)
+        }
+        0xcb => (
+            Value::from(f64::from_bits(read_be(buf, start, 8)?)),
+            start + 8,
+        ),
+        0xa0..=0xbf | 0xd9..=0xdb => text(buf)?,
+        0xc4..=0xc6 => {
+            let (bytes, end) = payload(buf, start, len)?;
+            (Value::Binary(Bytes::copy_from_slice(bytes)), end)
+        }
+        0xc7..=0xc9 | 0xd4..=0xd8 => {
+            // The ext type is the last byte of the header.
+            let ext_type = buf[start - 1] as i8;
+            let (bytes, end) = payload(buf, start, len)?;
+            let value = match (marker, ext_type) {
+                (0xd4, 0) => Value::Null,
+                (0xd7, 0) => {
+                    let hi = i64::from(read_be(bytes, 0, 4)? as u32 as i32);
+                    let lo = i64::from(read_be(bytes, 4, 4)? as u32);
+                    Value::from(hi * (1i64 << 32) + lo)
+                }
+                (0xc7..=0xc9, 0) => Value::Binary(Bytes::copy_from_slice(bytes)),
+                _ => Value::Array(vec![
+                    Value::from(i64::from(ext_type)),
+                    Value::Binary(Bytes::copy_from_slice(bytes)),
+                ]),
+            };
+            (value, end)
+        }
+        0x90..=0x9f | 0xdc | 0xdd => {
+            let mut values = Vec::with_capacity(usize::try_from(items).ok()?.min(64));
+            let mut at = start;
+            for _ in 0..items {
+                let (value, end) = decode_value(buf, at, depth + 1)?;
+                values.push(value);
+                at = end;
+            }
+            (Value::Array(values), at)
+        }
+        0x80..=0x8f | 0xde | 0xdf => {
+            let mut map = Map::with_capacity(usize::try_from(items / 2).ok()?.min(64));
+            let mut at = start;
+            for _ in 0..items / 2 {
+                let (key, end) = decode_value(buf, at, depth + 1)?;
+                let key = match key {
+                    Value::String(key) => key,
+                    // JavaScript object keys are strings.
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                let (value, end) = decode_value(buf, end, depth + 1)?;
+                map.insert(key, value);
+                at = end;
+            }
+            (Value::Object(map), at)
+        }
+        _ => return None,
+    })
 }
 
 fn decode_packet(buf: &Bytes, limits: &DecoderLimits) -> Result<Packet, ParseError> {
@@ -205,13 +309,13 @@ fn decode_packet(buf: &Bytes, limits: &DecoderLimits) -> Result<Packet, ParseErr
     let kind = match packet_type {
         PacketType::Connect => match data {
             None => PacketKind::Connect { auth: None },
-            Some(range) => match to_value::<Value>(&buf[range])? {
+            Some(range) => match to_value(&buf[range])? {
                 auth @ Value::Object(_) => PacketKind::Connect { auth: Some(auth) },
                 _ => return Err(ParseError::InvalidPayload),
             },
         },
         PacketType::Disconnect if data.is_none() => PacketKind::Disconnect,
-        PacketType::ConnectError => match data.map(|range| to_value::<Value>(&buf[range])) {
+        PacketType::ConnectError => match data.map(|range| to_value(&buf[range])) {
             Some(Ok(data @ (Value::Object(_) | Value::String(_)))) => {
                 PacketKind::ConnectError { data }
             }

@@ -208,3 +208,27 @@ fn values_convert_between_parsers() {
         Value::Binary(Bytes::from_static(&[1]))
     );
 }
+
+// notepack.io's extensions: browsers send ArrayBuffers as ext type 0; `undefined` is
+// fixext 1 of type 0 (also for absent fields); a Date is fixext 8 of type 0.
+#[test]
+fn decodes_notepack_extensions() {
+    // {type:2, data:["x", ArrayBuffer [5,6], undefined, Date(1700000000000)], nsp:"/", id:undefined}
+    let packet = decode_ok(hex(
+        "84a47479706502a46461746194a178c702000506d40000d7000000018bcfe56800a36e7370a12fa26964d40000",
+    ));
+    let PacketKind::Event { name, args, ack } = &packet.kind else {
+        panic!()
+    };
+    assert_eq!((name.as_str(), *ack), ("x", None));
+    let values = args.to_values().unwrap();
+    assert_eq!(values[0], Value::Binary(Bytes::from_static(&[5, 6])));
+    assert_eq!(values[1], Value::Null);
+    assert_eq!(values[2], Value::from(1_700_000_000_000u64));
+    let (data, nothing): (Bytes, Option<u8>) = args.deserialize().unwrap();
+    assert_eq!((&data[..], nothing), (&[5u8, 6][..], None));
+
+    // {type:0, nsp:"/", data:undefined}: a join without auth.
+    let packet = decode_ok(hex("83a47479706500a36e7370a12fa464617461d40000"));
+    assert_eq!(packet.kind, PacketKind::Connect { auth: None });
+}

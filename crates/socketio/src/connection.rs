@@ -21,6 +21,9 @@ pub(crate) struct ConnShared {
     /// A namespace has been joined (the connect timeout no longer applies).
     joined: AtomicBool,
     connect_timer: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The connection's sockets, by namespace (a connection joins few). Read by the
+    /// connection's task for each packet; written on joins and leaves.
+    sockets: Mutex<Vec<(String, Socket)>>,
 }
 
 impl ConnShared {
@@ -72,6 +75,20 @@ impl ConnShared {
         }
     }
 
+    fn sockets(&self) -> std::sync::MutexGuard<'_, Vec<(String, Socket)>> {
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Node's `socket.disconnect(true)`: every socket of the connection leaves its
+    /// namespace (the client hears `io server disconnect`), then the connection closes.
+    pub(crate) fn disconnect_all(&self) {
+        let sockets: Vec<Socket> = self.sockets().iter().map(|(_, s)| s.clone()).collect();
+        for socket in sockets {
+            socket.disconnect();
+        }
+        self.close(DisconnectReason::ForcedServerClose);
+    }
+
     fn take_close_reason(&self) -> Option<DisconnectReason> {
         self.close_reason
             .lock()
@@ -84,8 +101,6 @@ pub(crate) struct Connection {
     server: Arc<ServerInner>,
     shared: Arc<ConnShared>,
     decoder: Decoder,
-    /// The sockets of this connection, by namespace (a connection joins few).
-    sockets: Vec<(String, Socket)>,
 }
 
 impl Connection {
@@ -97,6 +112,7 @@ impl Connection {
             close_reason: Mutex::new(None),
             joined: AtomicBool::new(false),
             connect_timer: Mutex::new(None),
+            sockets: Mutex::new(Vec::new()),
         });
         let timeout = config.connect_timeout;
         let weak = Arc::downgrade(&shared);
@@ -117,40 +133,40 @@ impl Connection {
             decoder: config.parser.decoder(config.limits),
             server,
             shared,
-            sockets: Vec::new(),
         }
     }
 
-    fn socket_of(&self, nsp: &str) -> Option<usize> {
-        self.sockets.iter().position(|(name, _)| name == nsp)
+    fn socket_of(&self, nsp: &str) -> Option<Socket> {
+        self.shared
+            .sockets()
+            .iter()
+            .find(|(name, _)| name == nsp)
+            .map(|(_, socket)| socket.clone())
     }
 
     fn route(&mut self, packet: Packet) {
-        let index = self.socket_of(&packet.nsp);
+        let socket = self.socket_of(&packet.nsp);
         match packet.kind {
             PacketKind::Connect { auth } => {
-                if let Some(index) = index {
-                    if !self.sockets[index].1.is_gone() {
+                if let Some(socket) = socket {
+                    if !socket.is_gone() {
                         // A second join of the same namespace (Node closes too).
                         return self.shared.close(DisconnectReason::ForcedServerClose);
                     }
-                    self.sockets.swap_remove(index);
+                    self.shared.sockets().retain(|(_, s)| *s != socket);
                 }
                 self.connect(packet.nsp.into_owned(), auth);
             }
             PacketKind::Disconnect => {
-                if let Some(index) = index {
-                    let (_, socket) = self.sockets.swap_remove(index);
+                if let Some(socket) = socket {
+                    self.shared.sockets().retain(|(_, s)| *s != socket);
                     socket.leave_namespace(DisconnectReason::ClientNamespaceDisconnect);
                 }
             }
-            PacketKind::Event { name, args, ack } => match index {
-                Some(index) => {
-                    let socket = &self.sockets[index].1;
-                    if socket.is_gone() {
-                        // Sent before the client heard that the server disconnected it.
-                        return;
-                    }
+            PacketKind::Event { name, args, ack } => match socket {
+                // A gone socket: sent before the client heard that the server disconnected it.
+                Some(socket) if socket.is_gone() => {}
+                Some(socket) => {
                     if socket.receive_event(name, args, ack).is_err() {
                         tracing::debug!("a client sent events faster than its handlers ran");
                         self.shared.close(DisconnectReason::ForcedServerClose);
@@ -158,8 +174,8 @@ impl Connection {
                 }
                 None => self.shared.close(DisconnectReason::ParseError),
             },
-            PacketKind::Ack { id, args } => match index {
-                Some(index) => self.sockets[index].1.receive_ack(id, args),
+            PacketKind::Ack { id, args } => match socket {
+                Some(socket) => socket.receive_ack(id, args),
                 None => self.shared.close(DisconnectReason::ParseError),
             },
             // Only servers send these.
@@ -176,7 +192,7 @@ impl Connection {
             return;
         };
         let socket = Socket::new(namespace.0.clone(), self.shared.clone(), auth);
-        self.sockets.push((nsp, socket.clone()));
+        self.shared.sockets().push((nsp, socket.clone()));
         let joining = socket.clone();
         if socket.submit(Box::pin(joining.join_namespace())).is_err() {
             self.shared.close(DisconnectReason::ForcedServerClose);
@@ -213,7 +229,8 @@ impl SocketHandler for Connection {
         {
             timer.abort();
         }
-        for (_, socket) in self.sockets.drain(..) {
+        let sockets = std::mem::take(&mut *self.shared.sockets());
+        for (_, socket) in sockets {
             socket.leave_namespace(reason);
         }
     }
@@ -223,7 +240,8 @@ impl Drop for Connection {
     fn drop(&mut self) {
         // The session's task ended without a close (a panic or a runtime shutdown): the
         // sockets must still leave their namespaces.
-        for (_, socket) in self.sockets.drain(..) {
+        let sockets = std::mem::take(&mut *self.shared.sockets());
+        for (_, socket) in sockets {
             socket.leave_namespace(DisconnectReason::TransportClose);
         }
     }

@@ -61,3 +61,7 @@ pub use rooms::{IntoRooms, RoomEvent};
 pub use server::SocketIo;
 pub use socket::{ListenerId, Socket, SocketEmitter, SocketId};
 pub use socketio_proto::{Args, ArgsError, DecoderLimits, Map, Parser, Value};
+
+/// Any error, for handlers that use `?` on several kinds (arguments, emits, acks):
+/// `Ok::<_, socketio::BoxError>(())`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

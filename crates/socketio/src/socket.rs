@@ -557,7 +557,7 @@ impl Socket {
     /// Closes the client's whole connection, every namespace included (Node's
     /// `socket.disconnect(true)`; reason `forced server close`).
     pub fn disconnect_connection(&self) {
-        self.0.conn.close(DisconnectReason::ForcedServerClose);
+        self.0.conn.disconnect_all();
     }
 
     // ----- from the connection -----
