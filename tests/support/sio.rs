@@ -359,8 +359,20 @@ fn fixture_handlers(io: &SocketIo, socket: &Socket, log: &Log) {
     });
 }
 
+/// A static file the fixture serves next to `/socket.io/` (for browser tests).
+pub struct Page {
+    pub path: &'static str,
+    pub content_type: &'static str,
+    pub body: Bytes,
+}
+
 /// Starts the fixture with `builder`'s options (heartbeat, parser…).
 pub async fn start(builder: SocketIoBuilder) -> SioServer {
+    start_with_pages(builder, Vec::new()).await
+}
+
+/// Starts the fixture, also serving `pages`.
+pub async fn start_with_pages(builder: SocketIoBuilder, pages: Vec<Page>) -> SioServer {
     let io = builder.build().expect("valid configuration");
     let log = Log::default();
 
@@ -436,6 +448,23 @@ pub async fn start(builder: SocketIoBuilder) -> SioServer {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(socketio::serve(listener, io.clone()).into_future());
+    let pages = Arc::new(pages);
+    let routed = io.clone();
+    let service = tower::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+        let (mut io, pages) = (routed.clone(), pages.clone());
+        async move {
+            if let Some(page) = pages.iter().find(|p| p.path == request.uri().path()) {
+                let mut response =
+                    http::Response::new(engineio::ResponseBody::new(page.body.clone()));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static(page.content_type),
+                );
+                return Ok(response);
+            }
+            tower::Service::call(&mut io, request).await
+        }
+    });
+    tokio::spawn(engineio::serve(listener, service).into_future());
     SioServer { addr, io, log }
 }
