@@ -237,3 +237,26 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap()
 }
+
+/// A Socket.IO client on a raw WebSocket: the Engine.IO handshake, then `40`; returns the
+/// stream and the socket id.
+pub async fn socketio(addr: SocketAddr) -> (TcpStream, String) {
+    let mut ws = websocket(addr, "/socket.io/?EIO=4&transport=websocket").await;
+    read_text_until(&mut ws, |t| t.starts_with('0')).await;
+    ws.write_all(&text_frame("40")).await.unwrap();
+    let connected = read_text_until(&mut ws, |t| t.starts_with("40")).await;
+    let json: serde_json::Value = serde_json::from_str(&connected[2..]).unwrap();
+    (ws, json["sid"].as_str().unwrap().to_owned())
+}
+
+/// Whether the server ends a WebSocket within `within`: a close frame or end of stream.
+pub async fn ws_closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, read_frame(stream)).await {
+            Err(_) => return false,
+            Ok(None) | Ok(Some((8, _))) => return true,
+            Ok(Some(_)) => {}
+        }
+    }
+}

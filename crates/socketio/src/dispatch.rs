@@ -47,11 +47,21 @@ impl JobQueue {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `job` after the jobs already queued.
+    /// Runs `job` after the jobs already queued, unless the backlog is full.
     pub(crate) fn submit(self: &Arc<Self>, job: Job) -> Result<(), Backlogged> {
+        self.enqueue(job, true)
+    }
+
+    /// Runs `job` after the jobs already queued, whatever the backlog: for the leave, whose
+    /// handlers must run even when a flood of events is what got the socket cut off.
+    pub(crate) fn submit_always(self: &Arc<Self>, job: Job) {
+        let _ = self.enqueue(job, false);
+    }
+
+    fn enqueue(self: &Arc<Self>, job: Job, bounded: bool) -> Result<(), Backlogged> {
         let mut state = self.lock();
         if state.running {
-            if state.backlog.len() >= self.max_backlog {
+            if bounded && state.backlog.len() >= self.max_backlog {
                 return Err(Backlogged);
             }
             state.backlog.push_back(job);

@@ -456,6 +456,12 @@ impl Socket {
         self.send(&encoded, false)
     }
 
+    /// Number of acknowledgements this socket's client owes (emits waiting for an answer);
+    /// bounded by the server's `max_pending_acks`.
+    pub fn pending_acks(&self) -> usize {
+        self.lock().acks.len()
+    }
+
     pub(crate) fn register_ack(&self, id: u64, waiter: AckWaiter) -> Result<(), AckError> {
         self.lock()
             .acks
@@ -714,10 +720,8 @@ impl Socket {
             state.any.clear();
             state.outgoing.clear();
         });
-        if self.0.queue.submit(job).is_err() {
-            // The queue is full of events that will now be dropped: leave at once.
-            self.0.ns.remove(self.0.id);
-        }
+        // Events still queued find the socket disconnected and return at once.
+        self.0.queue.submit_always(job);
     }
 }
 
