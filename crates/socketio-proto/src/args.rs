@@ -167,6 +167,18 @@ impl Args {
 
     /// The argument at `index` as `T`.
     pub fn get<T: DeserializeOwned>(&self, index: usize) -> Result<T, ArgsError> {
+        if let Repr::Json {
+            source,
+            skip,
+            attachments,
+            ..
+        } = &self.0
+            && attachments.is_empty()
+        {
+            let mut de = serde_json::Deserializer::from_slice(source);
+            return serde::Deserializer::deserialize_seq(&mut de, Nth::<T>::new(skip + index))
+                .map_err(ArgsError::new);
+        }
         let mut values = self.to_values()?;
         if index >= values.len() {
             return Err(ArgsError::new(format!("no argument at index {index}")));
@@ -175,6 +187,67 @@ impl Args {
             .swap_remove(index)
             .deserialize_into()
             .map_err(ArgsError::new)
+    }
+
+    /// The arguments after the first `n`, without a copy: a relay that consumed a room
+    /// name forwards the rest unchanged.
+    ///
+    /// ```
+    /// # use socketio_proto::{Args, Value};
+    /// let args = Args::from_values(vec![Value::from("room"), Value::from(1u64), Value::from(2u64)]);
+    /// let rest: (u8, u8) = args.skip(1).deserialize()?;
+    /// assert_eq!(rest, (1, 2));
+    /// # Ok::<(), socketio_proto::ArgsError>(())
+    /// ```
+    pub fn skip(&self, n: usize) -> Args {
+        match &self.0 {
+            Repr::Empty => Args(Repr::Empty),
+            Repr::Json {
+                source,
+                skip,
+                attachments,
+                ..
+            } => {
+                let Ok(elements) =
+                    serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(source)
+                else {
+                    return Args(Repr::Empty);
+                };
+                let start = match elements.get(skip + n) {
+                    Some(raw) => json::offset_in(source, raw),
+                    None => json::closing_bracket(source),
+                };
+                Args(Repr::Json {
+                    source: source.clone(),
+                    skip: skip + n,
+                    start,
+                    attachments: attachments.clone(),
+                })
+            }
+            Repr::MsgPack {
+                source,
+                skip,
+                start,
+                count,
+            } => {
+                let mut at = *start;
+                let mut taken = 0;
+                while taken < n.min(*count) {
+                    match crate::msgpack::skip_value(source, at) {
+                        Some(end) => at = end,
+                        None => return Args(Repr::Empty),
+                    }
+                    taken += 1;
+                }
+                Args(Repr::MsgPack {
+                    source: source.clone(),
+                    skip: skip + taken,
+                    start: at,
+                    count: count - taken,
+                })
+            }
+            Repr::Values(values) => Args::from_values(values.iter().skip(n).cloned().collect()),
+        }
     }
 
     /// The arguments as values, binary data in place.
@@ -202,6 +275,45 @@ impl Args {
             }
             Repr::Values(values) => Ok(values.clone()),
         }
+    }
+}
+
+/// Deserialises the element at index `n` of a sequence as `T`, skipping the others.
+struct Nth<T> {
+    n: usize,
+    target: PhantomData<T>,
+}
+
+impl<T> Nth<T> {
+    fn new(n: usize) -> Self {
+        Nth {
+            n,
+            target: PhantomData,
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned> Visitor<'de> for Nth<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of arguments")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        for _ in 0..self.n {
+            if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Err(serde::de::Error::custom(format!(
+                    "no argument at index {}",
+                    self.n
+                )));
+            }
+        }
+        let value = seq
+            .next_element::<T>()?
+            .ok_or_else(|| serde::de::Error::custom(format!("no argument at index {}", self.n)))?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(value)
     }
 }
 

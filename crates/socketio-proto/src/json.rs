@@ -277,12 +277,12 @@ fn parse_header(text: &[u8], limits: &DecoderLimits) -> Result<Header, ParseErro
 }
 
 /// Offset of `raw` within `data`: `raw` was borrowed from it by serde_json.
-fn offset_in(data: &[u8], raw: &RawValue) -> usize {
+pub(crate) fn offset_in(data: &[u8], raw: &RawValue) -> usize {
     raw.get().as_ptr() as usize - data.as_ptr() as usize
 }
 
 /// Offset of the closing bracket of the array `data` (which serde_json has validated).
-fn closing_bracket(data: &[u8]) -> usize {
+pub(crate) fn closing_bracket(data: &[u8]) -> usize {
     data.iter().rposition(|&b| b == b']').unwrap_or(data.len())
 }
 

@@ -107,6 +107,11 @@ fn skip(buf: &[u8], pos: usize) -> Option<Item> {
     Some(Item { end: pos })
 }
 
+/// Where the value at `pos` ends.
+pub(crate) fn skip_value(buf: &[u8], pos: usize) -> Option<usize> {
+    skip(buf, pos).map(|item| item.end)
+}
+
 fn read_str(buf: &[u8], pos: usize) -> Option<&str> {
     let (head, len, _) = header(buf, pos)?;
     if !matches!(buf[pos], 0xa0..=0xbf | 0xd9..=0xdb) {

@@ -445,3 +445,26 @@ fn deep_nesting_does_not_overflow() {
     assert!(args.to_values().is_err());
     assert!(args.deserialize::<(serde_json::Value,)>().is_err());
 }
+
+#[test]
+fn arguments_after_the_first_are_forwarded_unparsed() {
+    let packet = decode_ok(r#"2["to_room","r1",{"k":1},[2]]"#);
+    let (_, args, _) = event(&packet);
+    assert_eq!(args.get::<String>(0).unwrap(), "r1");
+    assert_eq!(
+        args.get::<serde_json::Value>(2).unwrap(),
+        serde_json::json!([2])
+    );
+    assert!(args.get::<u8>(3).is_err());
+    let rest = args.skip(1);
+    let out = Parser::Json
+        .encode_event_args("/", None, "msg", &rest)
+        .unwrap();
+    assert_eq!(text_of(out.first()), r#"2["msg",{"k":1},[2]]"#);
+    let none = args.skip(3);
+    assert!(none.is_empty());
+    let out = Parser::Json
+        .encode_event_args("/", None, "msg", &none)
+        .unwrap();
+    assert_eq!(text_of(out.first()), r#"2["msg"]"#);
+}

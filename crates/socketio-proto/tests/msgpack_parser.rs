@@ -232,3 +232,32 @@ fn decodes_notepack_extensions() {
     let packet = decode_ok(hex("83a47479706500a36e7370a12fa464617461d40000"));
     assert_eq!(packet.kind, PacketKind::Connect { auth: None });
 }
+
+#[test]
+fn arguments_after_the_first_are_forwarded_unparsed() {
+    let encoded = Parser::MsgPack
+        .encode_event(
+            "/",
+            None,
+            "to_room",
+            &("r1", Bytes::from_static(&[1, 2]), 3),
+        )
+        .unwrap();
+    let packet = decode_ok(binary_of(encoded.first()).to_vec());
+    let PacketKind::Event { args, .. } = &packet.kind else {
+        panic!()
+    };
+    assert_eq!(args.get::<String>(0).unwrap(), "r1");
+    let rest = args.skip(1);
+    let (data, n): (Bytes, u8) = rest.deserialize().unwrap();
+    assert_eq!((&data[..], n), (&[1u8, 2][..], 3));
+    let out = Parser::MsgPack
+        .encode_event_args("/", None, "msg", &rest)
+        .unwrap();
+    let packet = decode_ok(binary_of(out.first()).to_vec());
+    let PacketKind::Event { name, args, .. } = &packet.kind else {
+        panic!()
+    };
+    assert_eq!(name, "msg");
+    assert_eq!(args.to_values().unwrap().len(), 2);
+}
