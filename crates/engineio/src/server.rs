@@ -87,6 +87,16 @@ impl EngineIo {
         EngineIoBuilder::default()
     }
 
+    /// The path the server answers under (`/engine.io/` by default).
+    pub fn path(&self) -> &str {
+        &self.inner.config.path
+    }
+
+    /// Whether a request is for this server (its path starts with [`path`](Self::path)).
+    pub fn handles<B>(&self, request: &Request<B>) -> bool {
+        request.uri().path().starts_with(&self.inner.config.path)
+    }
+
     /// Number of open sessions.
     pub fn session_count(&self) -> usize {
         self.inner.registry.len()
