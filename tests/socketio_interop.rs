@@ -70,6 +70,10 @@ async fn events_acks_binary_and_order() {
     let log = server.log.lines();
     // Catch-all listeners both ways; both handlers of "twice", in order.
     assert!(log.contains(&"any:echo".to_owned()), "{log:#?}");
+    // prependAny runs first; a listener removed with offAny never runs.
+    let first = log.iter().position(|l| l == "first:echo").unwrap();
+    assert_eq!(log[first + 1], "any:echo");
+    assert!(!log.contains(&"removed listener ran".to_owned()));
     assert!(log.contains(&"out:echo-event".to_owned()), "{log:#?}");
     let first = log.iter().position(|l| l == "twice:1").unwrap();
     assert_eq!(log[first + 1], "twice:2");

@@ -100,6 +100,11 @@ fn fixture_handlers(io: &SocketIo, socket: &Socket, log: &Log) {
 
     let any_log = log.clone();
     socket.on_any(move |_socket, event| any_log.push(format!("any:{}", event.name())));
+    let first_log = log.clone();
+    socket.prepend_any(move |_socket, event| first_log.push(format!("first:{}", event.name())));
+    let removed_log = log.clone();
+    let removed = socket.on_any(move |_socket, _event| removed_log.push("removed listener ran"));
+    socket.off_any(Some(removed));
     let out_log = log.clone();
     socket.on_any_outgoing(move |_socket, event, _args| out_log.push(format!("out:{event}")));
     let disconnecting_log = log.clone();

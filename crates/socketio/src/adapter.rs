@@ -39,6 +39,26 @@ pub struct BroadcastMessage {
     pub volatile: bool,
 }
 
+/// What another server knows of one of its sockets, for `fetch_sockets`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteSocketData {
+    /// The socket's id.
+    pub id: String,
+    /// Its rooms.
+    pub rooms: Vec<String>,
+    /// Its data.
+    pub data: socketio_proto::Value,
+}
+
+/// The acknowledgements gathered from the other servers for a broadcast.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteAcks {
+    /// How many of their sockets the broadcast reached.
+    pub expected: usize,
+    /// The answers received (fewer than `expected` if some timed out).
+    pub responses: Vec<Args>,
+}
+
 /// A failure to reach the other servers.
 #[derive(Debug)]
 pub struct AdapterError(pub Box<dyn std::error::Error + Send + Sync>);
@@ -68,6 +88,26 @@ pub trait Adapter: Send + Sync + 'static {
     /// Forwards a broadcast to the other servers (this server's sockets have it already).
     fn broadcast(&self, _message: &BroadcastMessage) -> Result<(), AdapterError> {
         Ok(())
+    }
+
+    /// Forwards a broadcast that waits for acknowledgements (all with id `ack_id`) and
+    /// gathers the other servers' answers, within `timeout`.
+    fn broadcast_with_ack(
+        &self,
+        _message: &BroadcastMessage,
+        _ack_id: u64,
+        _timeout: std::time::Duration,
+    ) -> BoxFuture<Result<RemoteAcks, AdapterError>> {
+        Box::pin(async { Ok(RemoteAcks::default()) })
+    }
+
+    /// The sockets of the other servers that `target` designates.
+    fn fetch_sockets(
+        &self,
+        _namespace: &str,
+        _target: &Target,
+    ) -> BoxFuture<Result<Vec<RemoteSocketData>, AdapterError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 
     /// Forwards `socketsJoin` to the other servers.

@@ -13,7 +13,7 @@ use socketio_proto::{
 };
 use tokio::sync::Notify;
 
-use crate::adapter::{BroadcastMessage, Target};
+use crate::adapter::{BroadcastMessage, RemoteAcks, Target};
 use crate::error::{AckError, EmitError};
 use crate::handshake::Handshake;
 use crate::namespace::NamespaceInner;
@@ -333,36 +333,86 @@ impl BroadcastOperator {
                 socket.unregister_ack(id);
             }
         }
-        let expected = waiting.len();
         let timeout = self.timeout.unwrap_or(self.ns.config.ack_timeout);
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let changed = collector.changed.notified();
-            if collector.count() >= expected {
-                return Ok(collector.take());
+        let adapter = self.ns.adapter();
+        let remote = async {
+            if self.local || !adapter.is_cluster() {
+                return RemoteAcks::default();
             }
-            if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                break;
+            let Some(args) = args_of(parser, &encoded) else {
+                return RemoteAcks::default();
+            };
+            let message = BroadcastMessage {
+                namespace: self.ns.name.clone(),
+                event: event.to_owned(),
+                args,
+                target: self.target.clone(),
+                volatile: self.volatile,
+            };
+            adapter
+                .broadcast_with_ack(&message, id, timeout)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "broadcast not forwarded to the cluster");
+                    RemoteAcks::default()
+                })
+        };
+        let local = async {
+            let expected = waiting.len();
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let changed = collector.changed.notified();
+                if collector.count() >= expected {
+                    return true;
+                }
+                if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                    return false;
+                }
             }
-        }
-        // Every entry is removed on timeout, so silent clients hold nothing.
+        };
+        let (remote, complete) = tokio::join!(remote, local);
+        // Every entry is removed when the wait ends, so silent clients hold nothing.
         for socket in &waiting {
             socket.unregister_ack(id);
         }
-        Err(BroadcastAckError::Timeout {
-            responses: collector.take(),
-            expected,
-        })
+        let expected = waiting.len() + remote.expected;
+        let mut responses = collector.take();
+        responses.extend(remote.responses);
+        if complete && responses.len() >= expected {
+            Ok(responses)
+        } else {
+            Err(BroadcastAckError::Timeout {
+                responses,
+                expected,
+            })
+        }
     }
 
     /// The targeted sockets, with what can be done to them (emit, join, leave,
     /// disconnect, read data).
     pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
-        self.ns
+        let mut sockets: Vec<RemoteSocket> = self
+            .ns
             .local_sockets(&self.target)
             .into_iter()
             .map(RemoteSocket::local)
-            .collect()
+            .collect();
+        let adapter = self.ns.adapter();
+        if !self.local && adapter.is_cluster() {
+            match adapter.fetch_sockets(&self.ns.name, &self.target).await {
+                Ok(remote) => sockets.extend(remote.into_iter().filter_map(|data| {
+                    Some(RemoteSocket {
+                        id: SocketId::parse(&data.id)?,
+                        rooms: data.rooms,
+                        data: data.data,
+                        local: None,
+                        remote: Some(self.ns.clone()),
+                    })
+                })),
+                Err(error) => tracing::warn!(%error, "sockets of the other servers not fetched"),
+            }
+        }
+        sockets
     }
 
     /// Puts the targeted sockets in these rooms.
@@ -412,12 +462,25 @@ impl BroadcastOperator {
 
 /// A socket as [`fetch_sockets`](BroadcastOperator::fetch_sockets) returns it: its
 /// description, and the operations that work wherever it is connected.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RemoteSocket {
     id: SocketId,
     rooms: Vec<String>,
     data: Value,
     local: Option<Socket>,
+    /// For a socket of another server: its namespace here, to reach it through the
+    /// adapter (its id is a room).
+    remote: Option<Arc<NamespaceInner>>,
+}
+
+impl fmt::Debug for RemoteSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteSocket")
+            .field("id", &self.id)
+            .field("rooms", &self.rooms)
+            .field("local", &self.local.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RemoteSocket {
@@ -427,7 +490,16 @@ impl RemoteSocket {
             rooms: socket.rooms(),
             data: socket.data_value(),
             local: Some(socket),
+            remote: None,
         }
+    }
+
+    /// Operations on a socket of another server go through the adapter, to the room that
+    /// is its id.
+    fn operator(&self) -> Option<BroadcastOperator> {
+        self.remote
+            .as_ref()
+            .map(|ns| BroadcastOperator::new(ns.clone()).to(self.id.as_str()))
     }
 
     /// The socket's id.
@@ -460,34 +532,38 @@ impl RemoteSocket {
 
     /// Emits to it.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
-        match &self.local {
-            Some(socket) => socket.emit(event, args),
-            None => Err(EmitError::Disconnected),
+        match (&self.local, self.operator()) {
+            (Some(socket), _) => socket.emit(event, args),
+            (None, Some(operator)) => operator.emit(event, args),
+            (None, None) => Err(EmitError::Disconnected),
         }
     }
 
     /// Puts it in rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
-        if let Some(socket) = &self.local {
-            socket.join(rooms);
+        match (&self.local, self.operator()) {
+            (Some(socket), _) => socket.join(rooms),
+            (None, Some(operator)) => operator.sockets_join(rooms),
+            (None, None) => {}
         }
     }
 
     /// Takes it out of a room.
     pub fn leave(&self, room: &str) {
-        if let Some(socket) = &self.local {
-            socket.leave(room);
+        match (&self.local, self.operator()) {
+            (Some(socket), _) => socket.leave(room),
+            (None, Some(operator)) => operator.sockets_leave(room),
+            (None, None) => {}
         }
     }
 
     /// Disconnects it; with `close`, closes its whole connection.
     pub fn disconnect(&self, close: bool) {
-        if let Some(socket) = &self.local {
-            if close {
-                socket.disconnect_connection();
-            } else {
-                socket.disconnect();
-            }
+        match (&self.local, self.operator()) {
+            (Some(socket), _) if close => socket.disconnect_connection(),
+            (Some(socket), _) => socket.disconnect(),
+            (None, Some(operator)) => operator.disconnect_sockets(close),
+            (None, None) => {}
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::error::{ConnectError, DisconnectReason};
 use crate::event::{AckSender, Event};
 use crate::socket::Socket;
 
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// A boxed, sendable future (what adapter methods and erased handlers return).
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// What a handler may return: nothing, or a `Result` whose error is logged.
 pub trait HandlerOutput: Send + 'static {

@@ -49,13 +49,17 @@ mod rooms;
 mod server;
 mod socket;
 
-pub use adapter::{Adapter, AdapterError, BroadcastMessage, LocalAdapter, Target};
+pub use adapter::{
+    Adapter, AdapterError, BroadcastMessage, LocalAdapter, RemoteAcks, RemoteSocketData, Target,
+};
 pub use broadcast::{BroadcastAckError, BroadcastOperator, RemoteSocket};
 pub use config::{SlowConsumerPolicy, SocketIoBuilder};
 pub use engineio::{Cookie, Cors, EngineIoBuilder, Refusal, TransportKind, serve};
 pub use error::{AckError, ConnectError, DisconnectReason, EmitError};
 pub use event::{AckSender, Event};
-pub use handler::{Data, EventHandler, HandlerOutput, WithData, WithDataAndAck, WithEvent};
+pub use handler::{
+    BoxFuture, Data, EventHandler, HandlerOutput, WithData, WithDataAndAck, WithEvent,
+};
 pub use handshake::Handshake;
 pub use layer::{SocketIoLayer, SocketIoService};
 pub use namespace::{Namespace, ParentNamespace};

@@ -40,12 +40,19 @@ fn frame(payload: &[u8], binary: bool) -> Vec<u8> {
 }
 
 async fn connect(port: u16) -> TcpStream {
+    connect_path(port, "/").await
+}
+
+async fn connect_path(port: u16, path: &str) -> TcpStream {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     stream.set_nodelay(true).unwrap();
     stream
         .write_all(
-            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            .as_bytes(),
         )
         .await
         .unwrap();
@@ -56,6 +63,34 @@ async fn connect(port: u16) -> TcpStream {
         head.push(byte[0]);
     }
     assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    stream
+}
+
+/// Reads one unmasked server frame's payload.
+async fn read_frame(stream: &mut TcpStream) -> Vec<u8> {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).await.unwrap();
+    let mut len = (head[1] & 0x7f) as usize;
+    if len == 126 {
+        let mut ext = [0u8; 2];
+        stream.read_exact(&mut ext).await.unwrap();
+        len = u16::from_be_bytes(ext) as usize;
+    } else if len == 127 {
+        let mut ext = [0u8; 8];
+        stream.read_exact(&mut ext).await.unwrap();
+        len = u64::from_be_bytes(ext) as usize;
+    }
+    let mut payload = vec![0u8; len];
+    stream.read_exact(&mut payload).await.unwrap();
+    payload
+}
+
+/// A Socket.IO client joined to `/` over WebSocket.
+async fn socketio(port: u16) -> TcpStream {
+    let mut stream = connect_path(port, "/socket.io/?EIO=4&transport=websocket").await;
+    assert!(read_frame(&mut stream).await.starts_with(b"0"));
+    stream.write_all(&frame(b"40", false)).await.unwrap();
+    assert!(read_frame(&mut stream).await.starts_with(b"40"));
     stream
 }
 
@@ -125,6 +160,68 @@ fn main() {
                 println!(
                     "msgs/s {:.0}  p50 {}us p99 {}us p999 {}us  server cpu/msg {:.2}us (user {:.2} + kernel {:.2})  loader cpu {:.0}%",
                     n / elapsed, pct(0.5), pct(0.99), pct(0.999), user + kernel, user, kernel, loader
+                );
+            });
+        }
+        // Socket.IO echo with ack, a 64-byte string argument: `42N["echo","…"]`.
+        "sio-echo" => {
+            let conns: usize = args[3].parse().unwrap();
+            let secs: u64 = args[4].parse().unwrap();
+            rt.block_on(async move {
+                let mut streams = Vec::new();
+                for _ in 0..conns {
+                    streams.push(socketio(port).await);
+                }
+                let warm = Instant::now() + Duration::from_secs(1);
+                let deadline = warm + Duration::from_secs(secs);
+                let mut tasks = Vec::new();
+                for mut stream in streams {
+                    tasks.push(tokio::spawn(async move {
+                        let text = "x".repeat(64);
+                        let mut latencies = Vec::new();
+                        let mut id: u64 = 0;
+                        loop {
+                            let now = Instant::now();
+                            if now >= deadline {
+                                break;
+                            }
+                            id += 1;
+                            let packet = format!(r#"42{id}["echo","{text}"]"#);
+                            stream.write_all(&frame(packet.as_bytes(), false)).await.unwrap();
+                            let expect = format!(r#"43{id}["{text}"]"#);
+                            loop {
+                                let reply = read_frame(&mut stream).await;
+                                if reply == expect.as_bytes() {
+                                    break;
+                                }
+                                assert!(reply == b"2", "unexpected {:?}", String::from_utf8_lossy(&reply));
+                                stream.write_all(&frame(b"3", false)).await.unwrap();
+                            }
+                            if now >= warm {
+                                latencies.push(now.elapsed().as_micros() as u32);
+                            }
+                        }
+                        latencies
+                    }));
+                }
+                tokio::time::sleep_until(warm.into()).await;
+                let (s0, l0, t0) = (cpu_ticks(&pid), cpu_ticks("self"), Instant::now());
+                let mut all = Vec::new();
+                for task in tasks {
+                    all.extend(task.await.unwrap());
+                }
+                let (s1, l1) = (cpu_ticks(&pid), cpu_ticks("self"));
+                let elapsed = t0.elapsed().as_secs_f64();
+                all.sort_unstable();
+                let n = all.len() as f64;
+                let tick_us = 1e6 / 100.0;
+                let user = (s1.0 - s0.0) as f64 * tick_us / n;
+                let kernel = (s1.1 - s0.1) as f64 * tick_us / n;
+                let loader = ((l1.0 + l1.1) - (l0.0 + l0.1)) as f64 / elapsed;
+                let pct = |p: f64| all[((n * p) as usize).min(all.len() - 1)];
+                println!(
+                    "acks/s {:.0}  p50 {}us p99 {}us  server cpu/ack {:.2}us (user {:.2} + kernel {:.2})  loader cpu {:.0}%",
+                    n / elapsed, pct(0.5), pct(0.99), user + kernel, user, kernel, loader
                 );
             });
         }
