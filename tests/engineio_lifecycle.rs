@@ -66,7 +66,7 @@ async fn shutdown_closes_every_session_and_refuses_new_ones() {
     let server = TestServer::start(EngineIo::builder()).await;
     // A long-polling session with a GET waiting, one without, and a WebSocket session.
     let waiting = raw::polling_handshake(server.addr, PATH).await;
-    let _idle = raw::polling_handshake(server.addr, PATH).await;
+    let idle = raw::polling_handshake(server.addr, PATH).await;
     let mut poll = raw::connect(server.addr).await;
     poll.write_all(&raw::get(
         &format!("{PATH}?EIO=4&transport=polling&sid={waiting}"),
@@ -87,7 +87,21 @@ async fn shutdown_closes_every_session_and_refuses_new_ones() {
         .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
 
-    server.engine.close(Duration::from_secs(5)).await;
+    let engine = server.engine.clone();
+    let closing = tokio::spawn(async move { engine.close(Duration::from_secs(30)).await });
+    // The session between two GETs receives the `close` packet on its next one, which
+    // ends the shutdown long before its grace period.
+    let next = raw::request(
+        server.addr,
+        &raw::get(&format!("{PATH}?EIO=4&transport=polling&sid={idle}"), ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next.text(), "1");
+    tokio::time::timeout(Duration::from_secs(10), closing)
+        .await
+        .expect("the shutdown ends once every session is gone")
+        .unwrap();
 
     assert_eq!(server.engine.session_count(), 0);
     assert_eq!(

@@ -372,16 +372,22 @@ impl Session {
     }
 
     /// Like [`close`](Self::close), but long-polling waits at most `timeout` for a GET to
-    /// carry the `close` packet; a server shutting down passes zero.
+    /// carry the `close` packet (a server shutting down passes its grace period). On a
+    /// session already closing, shortens its wait to `timeout` if that is sooner.
     pub fn close_within(&mut self, now: Timestamp, timeout: Duration) {
-        if self.state != State::Open {
-            return;
-        }
         let deadline = match self.transport {
             TransportKind::Polling => Some(now + timeout),
             TransportKind::WebSocket => None,
         };
-        self.state = State::Closing { deadline };
+        match self.state {
+            State::Open => self.state = State::Closing { deadline },
+            State::Closing {
+                deadline: Some(current),
+            } if deadline.is_some_and(|new| new < current) => {
+                self.state = State::Closing { deadline };
+            }
+            State::Closing { .. } | State::Closed => {}
+        }
     }
 
     /// A long-polling GET arrived. On success the driver keeps the request open until

@@ -19,8 +19,9 @@ use futures_sink::Sink;
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
+use crate::clock::Clock;
 use crate::handler::SocketHandler;
-use crate::server::EngineInner;
+use crate::registry::Registry;
 use crate::socket::{CloseRequest, PollReply, PostError, SessionRequest, Shared};
 use crate::ws::{self, Incoming, WsStream};
 
@@ -32,7 +33,8 @@ const MAX_ITERATIONS: usize = 32;
 const CLOSE_LINGER: Duration = Duration::from_millis(200);
 
 pub(crate) struct SessionDriver {
-    engine: Arc<EngineInner>,
+    clock: Clock,
+    registry: Arc<Registry>,
     shared: Arc<Shared>,
     core: Session,
     handler: Box<dyn SocketHandler>,
@@ -61,7 +63,8 @@ pub(crate) struct SessionDriver {
 
 impl SessionDriver {
     pub(crate) fn new(
-        engine: Arc<EngineInner>,
+        clock: Clock,
+        registry: Arc<Registry>,
         shared: Arc<Shared>,
         core: Session,
         handler: Box<dyn SocketHandler>,
@@ -69,10 +72,11 @@ impl SessionDriver {
     ) -> Self {
         let deadline = core.poll_timeout();
         let timer = Box::pin(tokio::time::sleep_until(
-            engine.instant(deadline.unwrap_or_default()),
+            clock.instant(deadline.unwrap_or_default()),
         ));
         SessionDriver {
-            engine,
+            clock,
+            registry,
             shared,
             core,
             handler,
@@ -103,7 +107,7 @@ impl SessionDriver {
 
     /// One round of work. Returns true when the session is over.
     fn step(&mut self, cx: &mut Context<'_>) -> bool {
-        let now = self.engine.now();
+        let now = self.clock.now();
         if let Some(deadline) = self.linger {
             return self.step_lingering(now, deadline);
         }
@@ -118,7 +122,7 @@ impl SessionDriver {
         match close_requested {
             CloseRequest::None => {}
             CloseRequest::Graceful => self.core.close(now),
-            CloseRequest::Immediate => self.core.close_within(now, Duration::ZERO),
+            CloseRequest::Within(grace) => self.core.close_within(now, grace),
         }
         let mut requests = std::mem::take(&mut self.requests);
         for request in requests.drain(..) {
@@ -403,7 +407,7 @@ impl SessionDriver {
         if let Some(probe) = self.probe.take() {
             ws::close_in_background(*probe);
         }
-        self.engine.registry.remove(&self.shared.sid);
+        self.registry.remove(&self.shared.sid);
     }
 
     /// Points the timer at the core's next deadline; true if that deadline has passed.
@@ -412,7 +416,7 @@ impl SessionDriver {
             return false;
         };
         if self.timer_deadline != Some(deadline) {
-            self.timer.as_mut().reset(self.engine.instant(deadline));
+            self.timer.as_mut().reset(self.clock.instant(deadline));
             self.timer_deadline = Some(deadline);
         }
         self.timer.as_mut().poll(cx).is_ready()
@@ -460,7 +464,7 @@ impl Drop for SessionDriver {
             for request in self.shared.mark_closed() {
                 refuse(request);
             }
-            self.engine.registry.remove(&self.shared.sid);
+            self.registry.remove(&self.shared.sid);
         }
     }
 }

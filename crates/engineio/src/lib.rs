@@ -34,6 +34,7 @@
 //! ```
 
 mod body;
+mod clock;
 mod config;
 mod driver;
 mod error;

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use engineio_proto::{PollError, SID_RANDOM_BYTES, Session, Sid, Timestamp, TransportKind};
+use engineio_proto::{PollError, SID_RANDOM_BYTES, Session, Sid, TransportKind};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use tower_service::Service;
 
 use crate::body::{BodyError, read_body};
+use crate::clock::Clock;
 use crate::config::{ConfigError, EngineConfig, EngineIoBuilder};
 use crate::driver::SessionDriver;
 use crate::error::{EngineError, ResponseBody, error_response, status_response};
@@ -46,22 +47,12 @@ impl std::fmt::Debug for EngineIo {
     }
 }
 
-pub(crate) struct EngineInner {
+struct EngineInner {
     pub(crate) config: EngineConfig,
     handler: Box<dyn Handler>,
-    pub(crate) registry: Registry,
-    origin: tokio::time::Instant,
+    registry: Arc<Registry>,
+    clock: Clock,
     closing: AtomicBool,
-}
-
-impl EngineInner {
-    pub(crate) fn now(&self) -> Timestamp {
-        Timestamp::from_duration(self.origin.elapsed())
-    }
-
-    pub(crate) fn instant(&self, timestamp: Timestamp) -> tokio::time::Instant {
-        self.origin + timestamp.as_duration()
-    }
 }
 
 impl EngineIoBuilder {
@@ -70,10 +61,10 @@ impl EngineIoBuilder {
         let config = self.into_config()?;
         let cors = config.cors.clone();
         let inner = Arc::new(EngineInner {
-            registry: Registry::new(config.max_sessions),
+            registry: Arc::new(Registry::new(config.max_sessions)),
             config,
             handler: Box::new(handler),
-            origin: tokio::time::Instant::now(),
+            clock: Clock::start(),
             closing: AtomicBool::new(false),
         });
         let cors = cors.map(|layer| tower_layer::Layer::layer(&layer, Core(inner.clone())));
@@ -118,12 +109,13 @@ impl EngineIo {
     }
 
     /// Shuts the server down: refuses new sessions (503), closes every open one (their
-    /// handlers see `forced close`; a pending long-polling GET receives the `close` packet)
-    /// and waits until they are gone, at most `grace`.
+    /// handlers see `forced close`; a long-polling client receives the `close` packet on
+    /// its pending or next GET, if that comes within `grace`) and waits until they are
+    /// gone, at most `grace`.
     pub async fn close(&self, grace: Duration) {
         self.inner.closing.store(true, Ordering::Release);
         for shared in self.inner.registry.all() {
-            shared.request_close(CloseRequest::Immediate);
+            shared.request_close(CloseRequest::Within(grace));
         }
         let deadline = tokio::time::Instant::now() + grace;
         while self.inner.registry.len() > 0 && tokio::time::Instant::now() < deadline {
@@ -335,12 +327,24 @@ impl EngineInner {
             transport,
             self.config.max_buffered_bytes,
         ));
-        let core = Session::new(sid, self.config.session.clone(), transport, self.now());
+        let core = Session::new(
+            sid,
+            self.config.session.clone(),
+            transport,
+            self.clock.now(),
+        );
         let handler = self
             .handler
             .on_connection(EngineSocket::new(shared.clone()));
         self.registry.insert(shared.clone());
-        let driver = SessionDriver::new(self.clone(), shared.clone(), core, handler, ws);
+        let driver = SessionDriver::new(
+            self.clock,
+            self.registry.clone(),
+            shared.clone(),
+            core,
+            handler,
+            ws,
+        );
         (shared, driver)
     }
 

@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use atomic_waker::AtomicWaker;
 use bytes::Bytes;
@@ -86,8 +87,10 @@ pub(crate) enum CloseRequest {
     None,
     /// Send what is queued; long-polling waits for a GET up to the close timeout.
     Graceful,
-    /// Server shutdown: do not wait for a GET that may never come.
-    Immediate,
+    /// Server shutdown: send what is queued; long-polling waits for a GET at most this long
+    /// (the shutdown's grace period), so that clients between two GETs still receive the
+    /// `close` packet instead of a 400 for an unknown session.
+    Within(Duration),
 }
 
 /// Work for the session's task from the HTTP side.

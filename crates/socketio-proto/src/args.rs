@@ -12,7 +12,6 @@ use bytes::Bytes;
 use serde::de::value::SeqAccessDeserializer;
 use serde::de::{DeserializeOwned, IgnoredAny, SeqAccess, Visitor};
 
-use crate::json;
 use crate::value::Value;
 
 /// Arguments of an event (after its name) or of an ack.
@@ -214,8 +213,8 @@ impl Args {
                     return Args(Repr::Empty);
                 };
                 let start = match elements.get(skip + n) {
-                    Some(raw) => json::offset_in(source, raw),
-                    None => json::closing_bracket(source),
+                    Some(raw) => crate::json::raw::offset_in(source, raw),
+                    None => crate::json::raw::closing_bracket(source),
                 };
                 Args(Repr::Json {
                     source: source.clone(),
@@ -233,7 +232,7 @@ impl Args {
                 let mut at = *start;
                 let mut taken = 0;
                 while taken < n.min(*count) {
-                    match crate::msgpack::skip_value(source, at) {
+                    match crate::msgpack::value::skip_value(source, at) {
                         Some(end) => at = end,
                         None => return Args(Repr::Empty),
                     }
@@ -264,11 +263,11 @@ impl Args {
                 Ok(values
                     .into_iter()
                     .skip(*skip)
-                    .map(|value| json::substitute_placeholders(value, attachments))
+                    .map(|value| crate::json::raw::substitute_placeholders(value, attachments))
                     .collect())
             }
             Repr::MsgPack { source, skip, .. } => {
-                match crate::msgpack::decode_value(source, 0, 0) {
+                match crate::msgpack::value::decode_value(source, 0, 0) {
                     Some((Value::Array(values), _)) => Ok(values.into_iter().skip(*skip).collect()),
                     _ => Err(ArgsError::new("invalid msgpack arguments")),
                 }

@@ -7,12 +7,10 @@
 //! sockets through [`Namespace`](crate::Namespace).
 
 use std::fmt;
-use std::sync::Arc;
 
 use socketio_proto::Args;
 
-use crate::handler::BoxFuture;
-use crate::namespace::Namespace;
+use crate::dispatch::BoxFuture;
 
 /// Which sockets an operation concerns: those in any of `rooms` (all if empty) and in none
 /// of `except`.
@@ -136,6 +134,3 @@ pub trait Adapter: Send + Sync + 'static {
 pub struct LocalAdapter;
 
 impl Adapter for LocalAdapter {}
-
-/// Creates the adapter of each namespace.
-pub(crate) type AdapterFactory = Arc<dyn Fn(&Namespace) -> Arc<dyn Adapter> + Send + Sync>;

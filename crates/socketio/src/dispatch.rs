@@ -14,8 +14,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+/// A boxed, sendable future (what adapter methods and erased handlers return).
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
 /// A unit of work for a socket.
-pub(crate) type Job = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+pub(crate) type Job = BoxFuture<()>;
 
 /// The backlog is full: the handlers cannot keep up with the client.
 #[derive(Debug)]

@@ -7,7 +7,6 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -16,8 +15,7 @@ use crate::error::{ConnectError, DisconnectReason};
 use crate::event::{AckSender, Event};
 use crate::socket::Socket;
 
-/// A boxed, sendable future (what adapter methods and erased handlers return).
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub use crate::dispatch::BoxFuture;
 
 /// What a handler may return: nothing, or a `Result` whose error is logged.
 pub trait HandlerOutput: Send + 'static {

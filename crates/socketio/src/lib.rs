@@ -43,6 +43,7 @@ mod error;
 mod event;
 mod handler;
 mod handshake;
+mod id;
 mod layer;
 mod namespace;
 mod rooms;
@@ -53,7 +54,7 @@ pub use adapter::{
     Adapter, AdapterError, BroadcastMessage, LocalAdapter, RemoteAcks, RemoteSocketData, Target,
 };
 pub use broadcast::{BroadcastAckError, BroadcastOperator, RemoteSocket};
-pub use config::{SlowConsumerPolicy, SocketIoBuilder};
+pub use config::SlowConsumerPolicy;
 pub use engineio::{Cookie, Cors, EngineIoBuilder, Refusal, TransportKind, serve};
 pub use error::{AckError, ConnectError, DisconnectReason, EmitError};
 pub use event::{AckSender, Event};
@@ -64,7 +65,7 @@ pub use handshake::Handshake;
 pub use layer::{SocketIoLayer, SocketIoService};
 pub use namespace::{Namespace, ParentNamespace};
 pub use rooms::{IntoRooms, RoomEvent};
-pub use server::SocketIo;
+pub use server::{SocketIo, SocketIoBuilder};
 pub use socket::{ListenerId, Socket, SocketEmitter, SocketId};
 pub use socketio_proto::{Args, ArgsError, DecoderLimits, Map, Parser, Value};
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -19,10 +19,10 @@ use crate::handler::{
     ConnectionHandler, HandlerOutput, Middleware, connection_handler, middleware,
 };
 use crate::rooms::{IntoRooms, RoomEvent, RoomIndex};
-use crate::server::ServerInner;
 use crate::socket::{Socket, SocketId};
 
 type RoomListener = Arc<dyn Fn(&RoomEvent) + Send + Sync>;
+pub(crate) type EmptyHook = Box<dyn Fn(&str) + Send + Sync>;
 type ServerSideHandler = Arc<dyn Fn(&Args) -> Option<Args> + Send + Sync>;
 
 fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
@@ -44,12 +44,14 @@ pub(crate) struct Handlers {
 pub(crate) struct NamespaceInner {
     pub(crate) name: String,
     pub(crate) config: Arc<Config>,
-    server: Weak<ServerInner>,
+    /// Called with the namespace's name when a dynamic namespace's last socket leaves and
+    /// empty child namespaces are cleaned up.
+    on_empty: Option<EmptyHook>,
     handlers: Handlers,
     parent: Option<Arc<ParentInner>>,
     room_listeners: RwLock<Vec<RoomListener>>,
     server_side: RwLock<HashMap<String, Vec<ServerSideHandler>>>,
-    index: RwLock<RoomIndex>,
+    index: RwLock<RoomIndex<Socket>>,
     adapter: OnceLock<Arc<dyn Adapter>>,
     next_ack: AtomicU64,
 }
@@ -72,13 +74,13 @@ impl NamespaceInner {
     pub(crate) fn new(
         name: String,
         config: Arc<Config>,
-        server: Weak<ServerInner>,
+        on_empty: Option<EmptyHook>,
         parent: Option<Arc<ParentInner>>,
     ) -> Arc<Self> {
         Arc::new(NamespaceInner {
             name,
             config,
-            server,
+            on_empty,
             handlers: Handlers::default(),
             parent,
             room_listeners: RwLock::default(),
@@ -170,9 +172,9 @@ impl NamespaceInner {
         if empty
             && self.parent.is_some()
             && self.config.cleanup_empty_child_namespaces
-            && let Some(server) = self.server.upgrade()
+            && let Some(on_empty) = &self.on_empty
         {
-            server.remove_child_namespace(&self.name);
+            on_empty(&self.name);
         }
     }
 

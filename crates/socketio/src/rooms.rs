@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::socket::{Socket, SocketId};
+use crate::id::SocketId;
 
 /// One or several room names: `"room"`, `String`, `["a", "b"]`, `vec![…]`, `&[…]`.
 pub trait IntoRooms {
@@ -76,15 +76,24 @@ pub enum RoomEvent {
     },
 }
 
-/// The sockets of one namespace on this server, and their rooms.
-#[derive(Default)]
-pub(crate) struct RoomIndex {
-    pub(crate) sockets: HashMap<SocketId, Socket>,
+/// The sockets of one namespace on this server (handles of type `S`), and their rooms.
+pub(crate) struct RoomIndex<S> {
+    pub(crate) sockets: HashMap<SocketId, S>,
     rooms: HashMap<Arc<str>, HashSet<SocketId>>,
     socket_rooms: HashMap<SocketId, Vec<Arc<str>>>,
 }
 
-impl RoomIndex {
+impl<S> Default for RoomIndex<S> {
+    fn default() -> Self {
+        RoomIndex {
+            sockets: HashMap::new(),
+            rooms: HashMap::new(),
+            socket_rooms: HashMap::new(),
+        }
+    }
+}
+
+impl<S> RoomIndex<S> {
     pub(crate) fn join(&mut self, id: SocketId, rooms: &[String], events: &mut Vec<RoomEvent>) {
         if !self.sockets.contains_key(&id) {
             return;
@@ -165,7 +174,7 @@ impl RoomIndex {
 
     /// Calls `f` with each socket in any of `rooms` (every socket if empty) and in none of
     /// `except`, once each.
-    pub(crate) fn for_each(&self, rooms: &[String], except: &[String], mut f: impl FnMut(&Socket)) {
+    pub(crate) fn for_each(&self, rooms: &[String], except: &[String], mut f: impl FnMut(&S)) {
         let excluded: HashSet<SocketId> = except
             .iter()
             .filter_map(|room| self.rooms.get(room.as_str()))

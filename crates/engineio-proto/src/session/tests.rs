@@ -480,13 +480,26 @@ fn the_client_closing_its_websocket_is_a_transport_close() {
 }
 
 #[test]
-fn a_shutdown_does_not_wait_for_a_get() {
+fn a_shutdown_waits_for_a_get_only_its_grace_period() {
     let mut session = polling_session();
-    session.close_within(at(7), Duration::ZERO);
-    assert_eq!(session.poll_timeout(), Some(at(7)));
-    session.handle_timeout(at(7));
+    session.close(at(1));
+    // The shutdown's grace ends sooner than the close timeout: it wins.
+    session.close_within(at(7), Duration::from_millis(100));
+    assert_eq!(session.poll_timeout(), Some(at(107)));
+    // A later, longer grace does not extend it.
+    session.close_within(at(8), Duration::from_millis(1000));
+    assert_eq!(session.poll_timeout(), Some(at(107)));
+    session.handle_timeout(at(107));
     assert_eq!(
         events(&mut session),
         vec![Event::Closed(CloseReason::ForcedClose)]
     );
+}
+
+#[test]
+fn a_get_within_the_shutdown_grace_receives_the_close_packet() {
+    let mut session = polling_session();
+    session.close_within(at(7), Duration::from_millis(100));
+    session.handle_poll(at(50)).unwrap();
+    assert_eq!(transmits(&mut session), vec![poll_response("1")]);
 }

@@ -4,6 +4,8 @@
 //! data replaced by `{"_placeholder":true,"num":N}` and sent as the N-th binary message
 //! after the text one.
 
+pub(crate) mod raw;
+
 use std::fmt;
 use std::io;
 
@@ -13,6 +15,7 @@ use serde::Serialize;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use self::raw::{closing_bracket, offset_in};
 use crate::args::{Args, Repr};
 use crate::encode::{Encoded, Shape, shape_of};
 use crate::error::{EncodeError, ParseError};
@@ -276,16 +279,6 @@ fn parse_header(text: &[u8], limits: &DecoderLimits) -> Result<Header, ParseErro
     })
 }
 
-/// Offset of `raw` within `data`: `raw` was borrowed from it by serde_json.
-pub(crate) fn offset_in(data: &[u8], raw: &RawValue) -> usize {
-    raw.get().as_ptr() as usize - data.as_ptr() as usize
-}
-
-/// Offset of the closing bracket of the array `data` (which serde_json has validated).
-pub(crate) fn closing_bracket(data: &[u8]) -> usize {
-    data.iter().rposition(|&b| b == b']').unwrap_or(data.len())
-}
-
 /// Checks an event's data (a non-empty array whose first element is a string that is not
 /// reserved, or a number) and returns its name and where its arguments start.
 fn event_name_and_start(data: &[u8]) -> Result<(String, usize), ParseError> {
@@ -438,37 +431,6 @@ impl<'de> Visitor<'de> for PlaceholderCheck<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// Puts attachments in place of the placeholders of a checked binary packet.
-pub(crate) fn substitute_placeholders(value: Value, attachments: &[Bytes]) -> Value {
-    match value {
-        Value::Object(map) => {
-            if map.get("_placeholder") == Some(&Value::Bool(true))
-                && let Some(binary) = map
-                    .get("num")
-                    .and_then(|num| match num {
-                        Value::Number(n) => n.as_u64(),
-                        _ => None,
-                    })
-                    .and_then(|n| attachments.get(usize::try_from(n).ok()?))
-            {
-                return Value::Binary(binary.clone());
-            }
-            Value::Object(
-                map.into_iter()
-                    .map(|(k, v)| (k, substitute_placeholders(v, attachments)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| substitute_placeholders(v, attachments))
-                .collect(),
-        ),
-        other => other,
     }
 }
 
