@@ -413,6 +413,20 @@ impl EngineSocket {
         }
     }
 
+    /// Queues several messages together (see [`try_send_all`](Self::try_send_all)),
+    /// waiting for room if the queue is full. Fails only if the session is closed.
+    pub async fn send_all(&self, messages: &[Message]) -> Result<(), BatchError> {
+        loop {
+            let notified = self.shared.space.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            match self.shared.push_messages(messages) {
+                Err(BatchError::Full) => notified.await,
+                done => return done,
+            }
+        }
+    }
+
     /// Bytes of messages queued and not yet handed to the transport.
     pub fn buffered_bytes(&self) -> usize {
         self.shared.lock().outbox_bytes

@@ -129,6 +129,16 @@ impl Parser {
         }
     }
 
+    /// The event `encoded` (from this parser) with one more argument after the others, the
+    /// string `last`. Connection state recovery appends each packet's offset this way, once
+    /// per broadcast. Fails if `encoded` is not an event.
+    pub fn with_trailing_str(self, encoded: &Encoded, last: &str) -> Result<Encoded, EncodeError> {
+        match self {
+            Parser::Json => json::encode::with_trailing_str(encoded, last),
+            Parser::MsgPack => msgpack::encode::with_trailing_str(encoded, last),
+        }
+    }
+
     /// An answer to the event with id `id`, with typed arguments (spread as for events).
     pub fn encode_ack<T: Serialize + ?Sized>(
         self,

@@ -468,3 +468,13 @@ fn arguments_after_the_first_are_forwarded_unparsed() {
         .unwrap();
     assert_eq!(text_of(out.first()), r#"2["msg"]"#);
 }
+
+#[test]
+fn only_events_take_a_trailing_argument() {
+    let parser = Parser::Json;
+    let ack = parser.encode_ack("/", 1, &("x",)).unwrap();
+    assert!(parser.with_trailing_str(&ack, "1").is_err());
+    let event = parser.encode_event("/", None, "tick", &(1,)).unwrap();
+    let appended = parser.with_trailing_str(&event, "k-2").unwrap();
+    assert_eq!(appended.first().as_bytes(), b"2[\"tick\",1,\"k-2\"]");
+}

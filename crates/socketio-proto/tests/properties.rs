@@ -84,6 +84,31 @@ proptest! {
     }
 
     #[test]
+    fn a_trailing_string_is_one_more_last_argument(
+        parser in parser(),
+        nsp in prop_oneof![Just("/".to_owned()), "/[a-z]{1,8}"],
+        ack in proptest::option::of(any::<u64>()),
+        // Up to 20 arguments: the msgpack array header grows past 15 elements.
+        args in proptest::collection::vec(value(), 0..20),
+        last in ".{0,12}",
+    ) {
+        let encoded = parser
+            .encode_event_args(&nsp, ack, "e", &socketio_proto::Args::from_values(args.clone()))
+            .unwrap();
+        let appended = parser.with_trailing_str(&encoded, &last).unwrap();
+        let packet = decode_all(parser, &appended);
+        prop_assert_eq!(packet.nsp.as_ref(), nsp.as_str());
+        let PacketKind::Event { name, args: got, ack: got_ack } = packet.kind else {
+            panic!("not an event")
+        };
+        prop_assert_eq!(name, "e");
+        prop_assert_eq!(got_ack, ack);
+        let mut expected = args;
+        expected.push(Value::String(last));
+        prop_assert_eq!(normalised(&got.to_values().unwrap()), normalised(&expected));
+    }
+
+    #[test]
     fn json_decoding_never_panics(text in ".{0,64}") {
         let mut decoder = Parser::Json.decoder(DecoderLimits::default());
         let _ = decoder.decode(Message::text(&text));

@@ -11,16 +11,8 @@ use std::fmt;
 use socketio_proto::Args;
 
 use crate::dispatch::BoxFuture;
-
-/// Which sockets an operation concerns: those in any of `rooms` (all if empty) and in none
-/// of `except`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Target {
-    /// Rooms to reach; empty means every socket of the namespace.
-    pub rooms: Vec<String>,
-    /// Rooms whose sockets are left out.
-    pub except: Vec<String>,
-}
+use crate::recovery::{ConnectionStateRecovery, MemorySessionStore, SessionStore};
+pub use crate::rooms::Target;
 
 /// A broadcast to forward to the other servers.
 #[derive(Clone, Debug)]
@@ -106,6 +98,13 @@ pub trait Adapter: Send + Sync + 'static {
         _target: &Target,
     ) -> BoxFuture<Result<Vec<RemoteSocketData>, AdapterError>> {
         Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// The storage of connection state recovery for this namespace (called once, when
+    /// recovery is on): in memory by default, which recovers clients that come back to
+    /// this server. A cluster adapter returns a store that its servers share.
+    fn session_store(&self, config: &ConnectionStateRecovery) -> Box<dyn SessionStore> {
+        Box::new(MemorySessionStore::new(config))
     }
 
     /// Forwards `socketsJoin` to the other servers.

@@ -1,7 +1,6 @@
 //! Broadcasting: emitting to many sockets at once, encoded once, and operating on sets of
 //! sockets (fetch, join, leave, disconnect).
 
-use std::cell::OnceCell;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +13,7 @@ use socketio_proto::{
 use tokio::sync::Notify;
 
 use crate::adapter::{BroadcastMessage, RemoteAcks, Target};
+use crate::delivery::Recipients;
 use crate::error::{AckError, EmitError};
 use crate::handshake::Handshake;
 use crate::namespace::NamespaceInner;
@@ -216,19 +216,19 @@ impl BroadcastOperator {
 
     /// Sends `encoded` to every local target; `args` gives the arguments to the outgoing
     /// listeners (decoded at most once, and only if someone listens).
-    fn deliver(&self, event: &str, encoded: &Encoded, args: &dyn Fn() -> Option<Args>) -> usize {
-        let cached: OnceCell<Option<Args>> = OnceCell::new();
-        let lazy_args = || cached.get_or_init(args).clone();
-        let mut reached = 0;
-        self.ns.for_each_local(&self.target, |socket| {
-            socket.notify_outgoing(event, &lazy_args);
-            // A full buffer is handled by the slow-consumer policy, a closed socket by its
-            // connection: neither concerns the other recipients.
-            if socket.send(encoded, self.volatile).is_ok() {
-                reached += 1;
-            }
-        });
-        reached
+    fn deliver(
+        &self,
+        event: &str,
+        encoded: &Encoded,
+        args: &dyn Fn() -> Option<Args>,
+    ) -> Result<usize, EmitError> {
+        self.ns.deliver_event(
+            Recipients::Local(&self.target),
+            encoded,
+            self.volatile,
+            event,
+            args,
+        )
     }
 
     fn forward(&self, event: &str, args: impl FnOnce() -> Option<Args>) {
@@ -258,7 +258,7 @@ impl BroadcastOperator {
         Self::check(event)?;
         let parser = self.ns.config.parser;
         let encoded = parser.encode_event(&self.ns.name, None, event, args)?;
-        self.deliver(event, &encoded, &|| args_of(parser, &encoded));
+        self.deliver(event, &encoded, &|| args_of(parser, &encoded))?;
         self.forward(event, || args_of(parser, &encoded));
         Ok(())
     }
@@ -268,7 +268,7 @@ impl BroadcastOperator {
         Self::check(event)?;
         let parser = self.ns.config.parser;
         let encoded = parser.encode_event_args(&self.ns.name, None, event, args)?;
-        self.deliver(event, &encoded, &|| Some(args.clone()));
+        self.deliver(event, &encoded, &|| Some(args.clone()))?;
         self.forward(event, || Some(args.clone()));
         Ok(())
     }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use socketio_proto::{DecoderLimits, Parser};
 
+use crate::recovery::ConnectionStateRecovery;
+
 /// What to do when a client's outgoing buffer is full (the client reads slower than the
 /// server writes to it). Volatile packets are dropped in any case.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,6 +31,7 @@ pub(crate) struct Config {
     pub(crate) max_namespaces: usize,
     pub(crate) slow_consumer: SlowConsumerPolicy,
     pub(crate) cleanup_empty_child_namespaces: bool,
+    pub(crate) recovery: Option<ConnectionStateRecovery>,
 }
 
 impl Default for Config {
@@ -43,6 +46,7 @@ impl Default for Config {
             max_namespaces: 10_000,
             slow_consumer: SlowConsumerPolicy::Disconnect,
             cleanup_empty_child_namespaces: false,
+            recovery: None,
         }
     }
 }

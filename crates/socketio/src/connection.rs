@@ -54,6 +54,21 @@ impl ConnShared {
         Err(EmitError::BufferFull)
     }
 
+    /// Queues a packet, waiting for room in the buffer. Fails if the connection closed.
+    pub(crate) async fn send_waiting(&self, encoded: &Encoded) -> Result<(), EmitError> {
+        let sent = if encoded.attachments().is_empty() {
+            self.engine.send(encoded.first().clone()).await.is_ok()
+        } else {
+            let messages: Vec<Message> = encoded.messages().collect();
+            self.engine.send_all(&messages).await.is_ok()
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(EmitError::Disconnected)
+        }
+    }
+
     /// Closes the connection, remembering why (the first reason wins).
     pub(crate) fn close(&self, reason: DisconnectReason) {
         self.close_reason
@@ -191,7 +206,7 @@ impl Connection {
             let _ = self.shared.send(&refusal, false);
             return;
         };
-        let socket = Socket::new(namespace.0.clone(), self.shared.clone(), auth);
+        let socket = namespace.0.admit(self.shared.clone(), auth);
         self.shared.sockets().push((nsp, socket.clone()));
         let joining = socket.clone();
         if socket.submit(Box::pin(joining.join_namespace())).is_err() {

@@ -38,6 +38,7 @@ mod adapter;
 mod broadcast;
 mod config;
 mod connection;
+mod delivery;
 mod dispatch;
 mod error;
 mod event;
@@ -46,6 +47,7 @@ mod handshake;
 mod id;
 mod layer;
 mod namespace;
+mod recovery;
 mod rooms;
 mod server;
 mod socket;
@@ -64,6 +66,10 @@ pub use handler::{
 pub use handshake::Handshake;
 pub use layer::{SocketIoLayer, SocketIoService};
 pub use namespace::{Namespace, ParentNamespace};
+pub use recovery::{
+    ConnectionStateRecovery, MemorySessionStore, PersistedSession, PreviousSession, Recovery,
+    RecoveryError, RestoreFailure, RestoredSession, SessionStore,
+};
 pub use rooms::{IntoRooms, RoomEvent};
 pub use server::{SocketIo, SocketIoBuilder};
 pub use socket::{ListenerId, Socket, SocketEmitter, SocketId};

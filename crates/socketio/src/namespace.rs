@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -14,6 +14,7 @@ use socketio_proto::{Args, Value};
 use crate::adapter::{Adapter, AdapterError, LocalAdapter, Target};
 use crate::broadcast::{BroadcastOperator, RemoteSocket};
 use crate::config::Config;
+use crate::delivery::Recovering;
 use crate::error::{ConnectError, EmitError};
 use crate::handler::{
     ConnectionHandler, HandlerOutput, Middleware, connection_handler, middleware,
@@ -53,6 +54,8 @@ pub(crate) struct NamespaceInner {
     server_side: RwLock<HashMap<String, Vec<ServerSideHandler>>>,
     index: RwLock<RoomIndex<Socket>>,
     adapter: OnceLock<Arc<dyn Adapter>>,
+    /// Connection state recovery, when on (created with the adapter's store on first use).
+    pub(crate) recovering: OnceLock<Option<Mutex<Recovering>>>,
     next_ack: AtomicU64,
 }
 
@@ -87,6 +90,7 @@ impl NamespaceInner {
             server_side: RwLock::default(),
             index: RwLock::default(),
             adapter: OnceLock::new(),
+            recovering: OnceLock::new(),
             next_ack: AtomicU64::new(0),
         })
     }
@@ -125,7 +129,7 @@ impl NamespaceInner {
         all
     }
 
-    fn fire(&self, events: Vec<RoomEvent>) {
+    pub(crate) fn fire(&self, events: Vec<RoomEvent>) {
         if events.is_empty() {
             return;
         }
@@ -135,18 +139,6 @@ impl NamespaceInner {
                 listener(event);
             }
         }
-    }
-
-    /// Adds a joined socket, in its own room.
-    pub(crate) fn add(&self, socket: Socket) {
-        let id = socket.id();
-        let mut events = Vec::new();
-        {
-            let mut index = write(&self.index);
-            index.sockets.insert(id, socket);
-            index.join(id, &[id.as_str().to_owned()], &mut events);
-        }
-        self.fire(events);
     }
 
     pub(crate) fn join(&self, id: SocketId, rooms: Vec<String>) {
@@ -161,16 +153,17 @@ impl NamespaceInner {
         self.fire(events);
     }
 
-    pub(crate) fn remove(&self, id: SocketId) {
-        let mut events = Vec::new();
-        let empty = {
-            let mut index = write(&self.index);
-            index.remove(id, &mut events);
-            index.sockets.is_empty()
-        };
-        self.fire(events);
-        if empty
-            && self.parent.is_some()
+    pub(crate) fn read_index(&self) -> RwLockReadGuard<'_, RoomIndex<Socket>> {
+        read(&self.index)
+    }
+
+    pub(crate) fn write_index(&self) -> RwLockWriteGuard<'_, RoomIndex<Socket>> {
+        write(&self.index)
+    }
+
+    /// The last socket left: a child namespace may go.
+    pub(crate) fn on_last_socket_left(&self) {
+        if self.parent.is_some()
             && self.config.cleanup_empty_child_namespaces
             && let Some(on_empty) = &self.on_empty
         {

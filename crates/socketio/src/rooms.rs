@@ -5,6 +5,24 @@ use std::sync::Arc;
 
 use crate::id::SocketId;
 
+/// Which sockets an operation concerns: those in any of `rooms` (all if empty) and in none
+/// of `except`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    /// Rooms to reach; empty means every socket of the namespace.
+    pub rooms: Vec<String>,
+    /// Rooms whose sockets are left out.
+    pub except: Vec<String>,
+}
+
+impl Target {
+    /// Whether a socket in `rooms` (its own room included) is one of the targets.
+    pub fn includes(&self, rooms: &[String]) -> bool {
+        let included = self.rooms.is_empty() || rooms.iter().any(|room| self.rooms.contains(room));
+        included && !rooms.iter().any(|room| self.except.contains(room))
+    }
+}
+
 /// One or several room names: `"room"`, `String`, `["a", "b"]`, `vec![…]`, `&[…]`.
 pub trait IntoRooms {
     /// The room names.

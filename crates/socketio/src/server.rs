@@ -21,6 +21,7 @@ use crate::connection::Connection;
 use crate::error::{ConnectError, EmitError};
 use crate::handler::HandlerOutput;
 use crate::namespace::{Namespace, NamespaceInner, ParentInner, ParentNamespace};
+use crate::recovery::ConnectionStateRecovery;
 use crate::rooms::IntoRooms;
 use crate::socket::Socket;
 use engineio::EngineIoBuilder;
@@ -130,6 +131,19 @@ impl SocketIoBuilder {
     /// (Node's `cleanupEmptyChildNamespaces`, default off).
     pub fn cleanup_empty_child_namespaces(mut self, cleanup: bool) -> Self {
         self.config.cleanup_empty_child_namespaces = cleanup;
+        self
+    }
+
+    /// Turns connection state recovery on (Node's `connectionStateRecovery`, off by
+    /// default): a client whose connection drops gets its socket back (id, rooms, data)
+    /// with every packet it missed, once each and in order, if it returns within
+    /// `max_disconnection_duration`. See [`ConnectionStateRecovery`] and
+    /// [`Socket::recovery`](crate::Socket::recovery).
+    ///
+    /// Replayable packets then carry their offset as their last argument (as in Node), and
+    /// delivery within a namespace is serialised so that offsets follow delivery order.
+    pub fn connection_state_recovery(mut self, recovery: ConnectionStateRecovery) -> Self {
+        self.config.recovery = Some(recovery);
         self
     }
 }

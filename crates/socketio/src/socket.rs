@@ -1,6 +1,6 @@
 //! A client's socket in one namespace.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::broadcast::{AckCollector, BroadcastOperator};
 use crate::connection::ConnShared;
+use crate::delivery::Recipients;
 use crate::dispatch::{Job, JobQueue};
 use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::event::{AckSender, Event};
@@ -24,6 +25,7 @@ use crate::handler::{
 use crate::handshake::Handshake;
 pub use crate::id::SocketId;
 use crate::namespace::{Namespace, NamespaceInner};
+use crate::recovery::Recovery;
 use crate::rooms::IntoRooms;
 
 /// Identifies a catch-all listener, to remove it with `off_any`.
@@ -63,6 +65,24 @@ struct State {
     extensions: http::Extensions,
     /// The leave has been queued.
     leaving: bool,
+    /// While a restored socket's missed packets are being sent: everything for it waits
+    /// here behind them, in order.
+    held: Option<VecDeque<Encoded>>,
+}
+
+/// How a socket starts: fresh (the default) or restored by connection state recovery.
+#[derive(Default)]
+pub(crate) struct SocketInit {
+    /// The previous id of a restored socket.
+    pub(crate) id: Option<SocketId>,
+    /// The private session id, with recovery on.
+    pub(crate) pid: Option<String>,
+    pub(crate) data: Value,
+    pub(crate) last_sent: u64,
+    pub(crate) created_at: u64,
+    pub(crate) recovery: Recovery,
+    /// A restored socket's missed packets, sent after its `CONNECT`.
+    pub(crate) held: Option<VecDeque<Encoded>>,
 }
 
 pub(crate) struct SocketInner {
@@ -76,6 +96,14 @@ pub(crate) struct SocketInner {
     has_outgoing: AtomicBool,
     state: Mutex<State>,
     pub(crate) queue: Arc<JobQueue>,
+    /// Connection state recovery: the private session id (when on), the offset of the
+    /// last replayable packet sent, the store's offset when the socket was created, and
+    /// whether packets are held (see `State::held`).
+    pid: Option<String>,
+    last_sent: AtomicU64,
+    created_at: AtomicU64,
+    holding: AtomicBool,
+    recovery: Recovery,
 }
 
 /// A client's socket in one namespace: receive its events, emit to it, put it in rooms.
@@ -104,7 +132,12 @@ impl PartialEq for Socket {
 impl Eq for Socket {}
 
 impl Socket {
-    pub(crate) fn new(ns: Arc<NamespaceInner>, conn: Arc<ConnShared>, auth: Value) -> Socket {
+    pub(crate) fn new(
+        ns: Arc<NamespaceInner>,
+        conn: Arc<ConnShared>,
+        auth: Value,
+        init: SocketInit,
+    ) -> Socket {
         let config = &ns.config;
         let state = State {
             handlers: HashMap::new(),
@@ -115,19 +148,25 @@ impl Socket {
             disconnect: Vec::new(),
             errors: Vec::new(),
             acks: AckMap::new(config.max_pending_acks),
-            data: Value::Null,
+            data: init.data,
             extensions: http::Extensions::new(),
             leaving: false,
+            held: init.held,
         };
         Socket(Arc::new(SocketInner {
-            id: SocketId::random(),
+            id: init.id.unwrap_or_else(SocketId::random),
             queue: JobQueue::new(config.max_pending_events),
             handshake: Handshake::new(conn.engine.clone(), auth),
             ns,
             conn,
             connected: AtomicBool::new(false),
             has_outgoing: AtomicBool::new(false),
+            holding: AtomicBool::new(state.held.is_some()),
             state: Mutex::new(state),
+            pid: init.pid,
+            last_sent: AtomicU64::new(init.last_sent),
+            created_at: AtomicU64::new(init.created_at),
+            recovery: init.recovery,
         }))
     }
 
@@ -156,9 +195,41 @@ impl Socket {
         self.0.connected.load(Ordering::Acquire)
     }
 
-    /// Whether the socket was restored by connection state recovery. Always false for now.
+    /// Whether the socket was restored by connection state recovery (Node's
+    /// `socket.recovered`): same id, rooms and data as before its client's connection
+    /// dropped, and the packets it missed replayed.
     pub fn recovered(&self) -> bool {
-        false
+        matches!(self.0.recovery, Recovery::Recovered { .. })
+    }
+
+    /// How the socket came to be: not asked to recover, recovered, or asked and not
+    /// recovered (with why, and what the previous session had).
+    pub fn recovery(&self) -> &Recovery {
+        &self.0.recovery
+    }
+
+    pub(crate) fn pid(&self) -> Option<&str> {
+        self.0.pid.as_deref()
+    }
+
+    pub(crate) fn note_sent(&self, offset: u64) {
+        self.0.last_sent.fetch_max(offset, Ordering::AcqRel);
+    }
+
+    pub(crate) fn last_sent(&self) -> u64 {
+        self.0.last_sent.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn created_at(&self) -> u64 {
+        self.0.created_at.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_created_at(&self, offset: u64) {
+        self.0.created_at.store(offset, Ordering::Release);
+    }
+
+    pub(crate) fn has_outgoing_listeners(&self) -> bool {
+        self.0.has_outgoing.load(Ordering::Acquire)
     }
 
     /// The transport the client's connection uses now.
@@ -374,10 +445,57 @@ impl Socket {
     }
 
     pub(crate) fn send(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
+        if self.0.holding.load(Ordering::Acquire) {
+            let mut state = self.lock();
+            if let Some(held) = &mut state.held {
+                if volatile {
+                    // It could not be written at once.
+                    return Ok(());
+                }
+                // The missed packets plus as many live ones: past that the client reads
+                // too slowly to ever catch up.
+                let limit = 2 * self
+                    .0
+                    .ns
+                    .config
+                    .recovery
+                    .as_ref()
+                    .map_or(0, |r| r.max_missed_packets)
+                    + 1024;
+                if held.len() >= limit {
+                    drop(state);
+                    self.0.conn.close(DisconnectReason::BufferFull);
+                    return Err(EmitError::BufferFull);
+                }
+                held.push_back(encoded.clone());
+                return Ok(());
+            }
+        }
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
         self.0.conn.send(encoded, volatile)
+    }
+
+    /// Sends the held packets, waiting for room in the connection's buffer, then lets
+    /// packets through again. Packets held meanwhile follow in order.
+    async fn release_held(&self) {
+        loop {
+            let next = {
+                let mut state = self.lock();
+                match state.held.as_mut().and_then(VecDeque::pop_front) {
+                    Some(packet) => packet,
+                    None => {
+                        state.held = None;
+                        self.0.holding.store(false, Ordering::Release);
+                        return;
+                    }
+                }
+            };
+            if self.0.conn.send_waiting(&next).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Calls the outgoing listeners with the event of `encoded`, decoding it back only if
@@ -547,7 +665,18 @@ impl Socket {
     pub(crate) async fn join_namespace(self) {
         let ns = self.0.ns.clone();
         let parser = ns.config.parser;
-        for middleware in ns.middlewares() {
+        let skip_middlewares = self.recovered()
+            && ns
+                .config
+                .recovery
+                .as_ref()
+                .is_some_and(|r| r.skip_middlewares);
+        let middlewares = if skip_middlewares {
+            Vec::new()
+        } else {
+            ns.middlewares()
+        };
+        for middleware in middlewares {
             if let Err(refusal) = middleware(self.clone()).await {
                 let packet =
                     parser.encode_connect_error(&ns.name, &refusal.message, refusal.data.as_ref());
@@ -565,12 +694,15 @@ impl Socket {
             }
             self.0.connected.store(true, Ordering::Release);
         }
-        ns.add(self.clone());
+        ns.add(&self);
         self.0.conn.mark_joined();
         let _ = self.0.conn.send(
-            &parser.encode_connect(&ns.name, self.0.id.as_str(), None),
+            &parser.encode_connect(&ns.name, self.0.id.as_str(), self.pid()),
             false,
         );
+        if self.0.holding.load(Ordering::Acquire) {
+            self.release_held().await;
+        }
         for handler in ns.connection_handlers() {
             handler(self.clone()).await;
         }
@@ -652,6 +784,7 @@ impl Socket {
                 return;
             }
             state.leaving = true;
+            state.held = None;
             let was_connected = self.0.connected.swap(false, Ordering::AcqRel);
             (
                 was_connected,
@@ -661,8 +794,9 @@ impl Socket {
         // Waiters see their senders dropped: `Disconnected`.
         drop(waiters);
         if !was_connected {
-            // Never joined (refused, or closed during the middlewares).
-            self.0.ns.remove(self.0.id);
+            // Never joined (refused, or closed during the middlewares; a restored socket
+            // is in the namespace already and keeps its session if the reason allows).
+            self.0.ns.remove(self, reason);
             return;
         }
         let socket = self.clone();
@@ -674,7 +808,7 @@ impl Socket {
             for handler in disconnecting {
                 handler(socket.clone(), reason).await;
             }
-            socket.0.ns.remove(socket.0.id);
+            socket.0.ns.remove(&socket, reason);
             for handler in disconnect {
                 handler(socket.clone(), reason).await;
             }
@@ -731,10 +865,14 @@ impl SocketEmitter<'_> {
         self.check(event)?;
         let ns = &self.socket.0.ns;
         let encoded = ns.config.parser.encode_event(&ns.name, None, event, args)?;
-        self.socket.notify_outgoing(event, &|| {
-            crate::broadcast::args_of(ns.config.parser, &encoded)
-        });
-        self.socket.send(&encoded, self.volatile)
+        ns.deliver_event(
+            Recipients::Socket(self.socket),
+            &encoded,
+            self.volatile,
+            event,
+            &|| crate::broadcast::args_of(ns.config.parser, &encoded),
+        )
+        .map(drop)
     }
 
     /// Emits `event` with arguments as received.
@@ -745,8 +883,14 @@ impl SocketEmitter<'_> {
             .config
             .parser
             .encode_event_args(&ns.name, None, event, args)?;
-        self.socket.notify_outgoing(event, &|| Some(args.clone()));
-        self.socket.send(&encoded, self.volatile)
+        ns.deliver_event(
+            Recipients::Socket(self.socket),
+            &encoded,
+            self.volatile,
+            event,
+            &|| Some(args.clone()),
+        )
+        .map(drop)
     }
 
     /// Emits and waits for the acknowledgement; its first argument as `R`.

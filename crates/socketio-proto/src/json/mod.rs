@@ -661,6 +661,29 @@ pub(crate) mod encode {
         Ok(finish(out, attachments))
     }
 
+    /// The event `encoded` with one more argument, the string `last`, after the others:
+    /// the packet's text ends with the `]` of its data array, so the argument goes before
+    /// it; attachments are unchanged.
+    pub(crate) fn with_trailing_str(encoded: &Encoded, last: &str) -> Result<Encoded, EncodeError> {
+        let not_event = || EncodeError::new("not an event packet");
+        let Message::Text(text) = &encoded.first else {
+            return Err(not_event());
+        };
+        let bytes = text.encoded();
+        if !matches!(bytes.get(1), Some(b'2' | b'5')) || bytes.last() != Some(&b']') {
+            return Err(not_event());
+        }
+        let mut out = BytesMut::with_capacity(bytes.len() + last.len() + 4);
+        out.put_slice(&bytes[..bytes.len() - 1]);
+        out.put_u8(b',');
+        serde_json::to_writer((&mut out).writer(), last).map_err(EncodeError::new)?;
+        out.put_u8(b']');
+        Ok(Encoded {
+            first: text_message(out.freeze()),
+            attachments: encoded.attachments.clone(),
+        })
+    }
+
     pub(crate) fn ack_args(nsp: &str, id: u64, args: &Args) -> Result<Encoded, EncodeError> {
         let mut out = BytesMut::with_capacity(32);
         let mut attachments = Vec::new();

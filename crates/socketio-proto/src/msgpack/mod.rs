@@ -306,6 +306,41 @@ pub(crate) mod encode {
         Ok(writer.finish())
     }
 
+    /// The event `encoded` with one more argument, the string `last`, after the others.
+    /// This encoder writes `data` as the map's last entry, so the argument is appended to
+    /// the message and only the array's header is rewritten.
+    pub(crate) fn with_trailing_str(encoded: &Encoded, last: &str) -> Result<Encoded, EncodeError> {
+        let not_event = || EncodeError::new("not an event packet");
+        let Message::Binary(buf) = &encoded.first else {
+            return Err(not_event());
+        };
+        let (head, _, entries) = header(buf, 0).ok_or_else(not_event)?;
+        let mut pos = head;
+        let mut data = None;
+        for _ in 0..entries / 2 {
+            let key = read_str(buf, pos);
+            let value = skip(buf, pos).ok_or_else(not_event)?.end;
+            if key == Some("data") {
+                data = Some(value);
+            }
+            pos = skip(buf, value).ok_or_else(not_event)?.end;
+        }
+        let data = data.ok_or_else(not_event)?;
+        let (array_head, _, count) = header(buf, data).ok_or_else(not_event)?;
+        let is_array = matches!(buf[data], 0x90..=0x9f | 0xdc | 0xdd);
+        let data_end = skip(buf, data).ok_or_else(not_event)?.end;
+        if !is_array || count == 0 || data_end != buf.len() {
+            return Err(not_event());
+        }
+        let count = u32::try_from(count + 1).map_err(|_| not_event())?;
+        let mut writer = Writer(BytesMut::with_capacity(buf.len() + last.len() + 8));
+        writer.0.put_slice(&buf[..data]);
+        writer.array_len(count);
+        writer.0.put_slice(&buf[data + array_head..]);
+        writer.str(last);
+        Ok(writer.finish())
+    }
+
     pub(crate) fn ack<T: Serialize + ?Sized>(
         nsp: &str,
         id: u64,

@@ -1,0 +1,324 @@
+//! How events reach a namespace's sockets, and how sockets enter and leave it; with
+//! connection state recovery on, in offset order, through the namespace's session store.
+//!
+//! Offsets must follow delivery order for each socket: a client reports the last offset
+//! it received and is replayed everything after it, so a packet with a lower offset
+//! arriving after a higher one would be lost, or replayed twice. Taking an offset, storing
+//! the packet and queueing it for its recipients therefore happen under one lock per
+//! namespace, which also covers joins, leaves and restores. Without recovery there is no
+//! such lock.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use socketio_proto::{Args, Encoded, Value};
+
+use crate::connection::ConnShared;
+use crate::error::{DisconnectReason, EmitError};
+use crate::namespace::NamespaceInner;
+use crate::recovery::{PersistedSession, Recovery, RestoreFailure, SessionStore};
+use crate::rooms::{RoomEvent, Target};
+use crate::socket::{Socket, SocketId, SocketInit};
+
+/// The recovery state of a namespace, behind its delivery lock.
+pub(crate) struct Recovering {
+    store: Box<dyn SessionStore>,
+    /// Connected sockets by private session id: a client that reconnects before its old
+    /// connection is known to be dead takes its session over.
+    live: HashMap<String, Socket>,
+}
+
+impl Recovering {
+    pub(crate) fn new(store: Box<dyn SessionStore>) -> Mutex<Self> {
+        Mutex::new(Recovering {
+            store,
+            live: HashMap::new(),
+        })
+    }
+}
+
+/// Who an event goes to.
+pub(crate) enum Recipients<'a> {
+    /// This server's sockets that a target designates.
+    Local(&'a Target),
+    /// One socket.
+    Socket(&'a Socket),
+}
+
+/// Whether a socket that left for this reason keeps its session for recovery (Node's
+/// list: the connection was lost or closed by the server, not a deliberate leave).
+fn is_recoverable(reason: DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::TransportError
+            | DisconnectReason::TransportClose
+            | DisconnectReason::ForcedClose
+            | DisconnectReason::PingTimeout
+            | DisconnectReason::ServerShuttingDown
+            | DisconnectReason::ForcedServerClose
+    )
+}
+
+fn random_pid() -> String {
+    SocketId::random().as_str().to_owned()
+}
+
+impl NamespaceInner {
+    fn recovering(&self) -> Option<MutexGuard<'_, Recovering>> {
+        let state = self.recovering.get_or_init(|| {
+            let config = self.config.recovery.as_ref()?;
+            Some(Recovering::new(self.adapter().session_store(config)))
+        });
+        // The critical sections leave the state consistent at every step.
+        state
+            .as_ref()
+            .map(|state| state.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Sends an event (without acknowledgement) to its recipients; with recovery on, gives
+    /// it its offset and stores it first unless it is volatile. Returns how many sockets
+    /// it was queued for; for one socket, the socket's error if it was not.
+    pub(crate) fn deliver_event(
+        &self,
+        to: Recipients<'_>,
+        encoded: &Encoded,
+        volatile: bool,
+        event: &str,
+        args: &dyn Fn() -> Option<Args>,
+    ) -> Result<usize, EmitError> {
+        let mut listening: Vec<Socket> = Vec::new();
+        let mut reached = 0;
+        let mut result = Ok(());
+        {
+            let mut recovering = self.recovering();
+            let mut offset = None;
+            let packet = match recovering.as_deref_mut() {
+                None => Cow::Borrowed(encoded),
+                Some(recovering) if volatile => {
+                    let current = recovering.store.current_offset();
+                    Cow::Owned(self.config.parser.with_trailing_str(encoded, &current)?)
+                }
+                Some(recovering) => {
+                    let (next, text) = recovering.store.next_offset();
+                    let packet = self.config.parser.with_trailing_str(encoded, &text)?;
+                    let own_room;
+                    let target = match &to {
+                        Recipients::Local(target) => *target,
+                        Recipients::Socket(socket) => {
+                            own_room = Target {
+                                rooms: vec![socket.id().as_str().to_owned()],
+                                except: Vec::new(),
+                            };
+                            &own_room
+                        }
+                    };
+                    recovering
+                        .store
+                        .store(next, target, &packet, Instant::now());
+                    offset = Some(next);
+                    Cow::Owned(packet)
+                }
+            };
+            let mut send = |socket: &Socket| {
+                if socket.has_outgoing_listeners() {
+                    listening.push(socket.clone());
+                }
+                if let Some(offset) = offset {
+                    socket.note_sent(offset);
+                }
+                socket.send(&packet, volatile)
+            };
+            match to {
+                Recipients::Local(target) => self.for_each_local(target, |socket| {
+                    // A full buffer is handled by the slow-consumer policy, a closed socket
+                    // by its connection: neither concerns the other recipients.
+                    if send(socket).is_ok() {
+                        reached += 1;
+                    }
+                }),
+                Recipients::Socket(socket) => {
+                    result = send(socket);
+                    reached = usize::from(result.is_ok());
+                }
+            }
+        }
+        // Listeners are application code: called outside the locks.
+        if !listening.is_empty() {
+            let args = args();
+            if let Some(args) = &args {
+                for socket in listening {
+                    socket.notify_outgoing(event, &|| Some(args.clone()));
+                }
+            }
+        }
+        result.map(|()| reached)
+    }
+
+    /// A socket for a client joining the namespace: restored from its session if it asks
+    /// and recovery allows, otherwise fresh. A restored socket is back in its rooms at
+    /// once, its missed packets held for it until its join completes.
+    pub(crate) fn admit(
+        self: &std::sync::Arc<Self>,
+        conn: std::sync::Arc<ConnShared>,
+        auth: Value,
+    ) -> Socket {
+        let Some(mut recovering) = self.recovering() else {
+            return Socket::new(self.clone(), conn, auth, SocketInit::default());
+        };
+        let pid = auth.get("pid").and_then(Value::as_str).map(str::to_owned);
+        let Some(pid) = pid else {
+            drop(recovering);
+            let init = SocketInit {
+                pid: Some(random_pid()),
+                ..SocketInit::default()
+            };
+            return Socket::new(self.clone(), conn, auth, init);
+        };
+        let offset = auth
+            .get("offset")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let now = Instant::now();
+        let mut events = Vec::new();
+        let taken_over = recovering.live.remove(&pid);
+        if let Some(old) = &taken_over {
+            // Its client is here again: the old connection is dead and does not know yet.
+            self.detach(&mut recovering, old, now, &mut events);
+        }
+        let socket = match recovering.store.restore(&pid, offset.as_deref(), now) {
+            Ok(restored) => {
+                let session = restored.session;
+                let replayed = restored.missed.len();
+                let init = SocketInit {
+                    id: Some(session.id),
+                    pid: Some(pid.clone()),
+                    data: session.data,
+                    last_sent: session.last_sent.max(restored.last_missed),
+                    created_at: session.created_at,
+                    recovery: Recovery::Recovered { replayed },
+                    held: Some(VecDeque::from(restored.missed)),
+                };
+                let socket = Socket::new(self.clone(), conn, auth, init);
+                let mut index = self.write_index();
+                index.sockets.insert(session.id, socket.clone());
+                index.join(session.id, &session.rooms, &mut events);
+                drop(index);
+                recovering.live.insert(pid, socket.clone());
+                socket
+            }
+            Err(RestoreFailure { error, previous }) => {
+                tracing::debug!(%error, "connection state not recovered");
+                let init = SocketInit {
+                    pid: Some(random_pid()),
+                    recovery: Recovery::Failed { error, previous },
+                    ..SocketInit::default()
+                };
+                Socket::new(self.clone(), conn, auth, init)
+            }
+        };
+        drop(recovering);
+        self.fire(events);
+        if let Some(old) = taken_over {
+            old.leave_namespace(DisconnectReason::TransportClose);
+        }
+        socket
+    }
+
+    /// Takes a connected socket out of the index and keeps its session.
+    fn detach(
+        &self,
+        recovering: &mut Recovering,
+        socket: &Socket,
+        now: Instant,
+        events: &mut Vec<RoomEvent>,
+    ) {
+        let Some(rooms) = self.take_out(socket, events) else {
+            return;
+        };
+        if let Some(session) = socket.session(rooms, recovering.store.last_offset()) {
+            recovering.store.persist(session, now);
+        }
+    }
+
+    /// Removes `socket` from the index if it is there (and not a newer socket with its
+    /// id); returns the rooms it was in.
+    fn take_out(&self, socket: &Socket, events: &mut Vec<RoomEvent>) -> Option<Vec<String>> {
+        let mut index = self.write_index();
+        let id = socket.id();
+        if index.sockets.get(&id) != Some(socket) {
+            return None;
+        }
+        let rooms = index.rooms_of(id);
+        index.remove(id, events);
+        Some(rooms)
+    }
+
+    /// Adds a socket whose join was accepted, in its own room. A restored socket is in
+    /// the index already.
+    pub(crate) fn add(&self, socket: &Socket) {
+        let id = socket.id();
+        let mut events = Vec::new();
+        {
+            let mut recovering = self.recovering();
+            let mut index = self.write_index();
+            if index.sockets.get(&id) != Some(socket) {
+                index.sockets.insert(id, socket.clone());
+                index.join(id, &[id.as_str().to_owned()], &mut events);
+                if let Some(recovering) = recovering.as_deref_mut() {
+                    socket.set_created_at(recovering.store.last_offset());
+                }
+            }
+            drop(index);
+            if let (Some(recovering), Some(pid)) = (recovering.as_deref_mut(), socket.pid()) {
+                recovering.live.insert(pid.to_owned(), socket.clone());
+            }
+        }
+        self.fire(events);
+    }
+
+    /// Removes a socket that leaves for `reason`; with recovery on and a reason that
+    /// allows it, keeps its session.
+    pub(crate) fn remove(&self, socket: &Socket, reason: DisconnectReason) {
+        let mut events = Vec::new();
+        let empty = {
+            let mut recovering = self.recovering();
+            let rooms = self.take_out(socket, &mut events);
+            if let Some(recovering) = recovering.as_deref_mut() {
+                if let Some(pid) = socket.pid()
+                    && recovering.live.get(pid) == Some(socket)
+                {
+                    recovering.live.remove(pid);
+                }
+                if let Some(rooms) = rooms
+                    && is_recoverable(reason)
+                    && let Some(session) = socket.session(rooms, recovering.store.last_offset())
+                {
+                    recovering.store.persist(session, Instant::now());
+                }
+            }
+            self.read_index().sockets.is_empty()
+        };
+        self.fire(events);
+        if empty {
+            self.on_last_socket_left();
+        }
+    }
+}
+
+impl Socket {
+    /// The session to keep for this socket, which left when the store's offset was
+    /// `left_at`, in `rooms`.
+    fn session(&self, rooms: Vec<String>, left_at: u64) -> Option<PersistedSession> {
+        Some(PersistedSession {
+            pid: self.pid()?.to_owned(),
+            id: self.id(),
+            rooms,
+            data: self.data_value(),
+            last_sent: self.last_sent(),
+            created_at: self.created_at(),
+            left_at,
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! A TCP proxy that tests put between clients and the server to break connections at will
+//! (there is no `tc netem` on these machines).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+/// How a connection is broken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// Both sides see the connection close (FIN): the server notices at once.
+    Close,
+    /// Only the client's side closes; the server's side stays open and silent, as after a
+    /// network switch: the server notices only when its heartbeat times out.
+    Silent,
+}
+
+struct Link {
+    id: u64,
+    cut: oneshot::Sender<Cut>,
+}
+
+struct Inner {
+    upstream: SocketAddr,
+    links: Mutex<Vec<Link>>,
+    refusing: AtomicBool,
+    next_id: AtomicU64,
+    /// Server sides of silently cut connections, kept open until the proxy is dropped.
+    zombies: Mutex<Vec<TcpStream>>,
+}
+
+/// A proxy on a free port of 127.0.0.1 to `upstream`.
+#[derive(Clone)]
+pub struct Proxy {
+    pub addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let inner = Arc::new(Inner {
+            upstream,
+            links: Mutex::new(Vec::new()),
+            refusing: AtomicBool::new(false),
+            next_id: AtomicU64::new(0),
+            zombies: Mutex::new(Vec::new()),
+        });
+        let accepting = Arc::downgrade(&inner);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Some(inner) = accepting.upgrade() else {
+                    return;
+                };
+                if inner.refusing.load(Ordering::Acquire) {
+                    drop(client);
+                    continue;
+                }
+                tokio::spawn(relay(inner, client));
+            }
+        });
+        Proxy { addr, inner }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// While true, new connections are closed as soon as they are accepted.
+    pub fn refuse(&self, refuse: bool) {
+        self.inner.refusing.store(refuse, Ordering::Release);
+    }
+
+    /// Breaks every open connection; returns how many.
+    pub fn cut_all(&self, how: Cut) -> usize {
+        let links = std::mem::take(&mut *self.inner.links.lock().unwrap());
+        let count = links.len();
+        for link in links {
+            let _ = link.cut.send(how);
+        }
+        count
+    }
+
+    /// Breaks the connection at position `pick % open connections`, if any is open.
+    pub fn cut_one(&self, pick: usize, how: Cut) -> bool {
+        let mut links = self.inner.links.lock().unwrap();
+        if links.is_empty() {
+            return false;
+        }
+        let index = pick % links.len();
+        let link = links.swap_remove(index);
+        drop(links);
+        let _ = link.cut.send(how);
+        true
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.inner.links.lock().unwrap().len()
+    }
+}
+
+async fn relay(inner: Arc<Inner>, mut client: TcpStream) {
+    let Ok(mut server) = TcpStream::connect(inner.upstream).await else {
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+    let (cut, cut_requested) = oneshot::channel();
+    inner.links.lock().unwrap().push(Link { id, cut });
+    let outcome = tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => None,
+        how = cut_requested => how.ok(),
+    };
+    inner.links.lock().unwrap().retain(|link| link.id != id);
+    if outcome == Some(Cut::Silent) {
+        inner.zombies.lock().unwrap().push(server);
+    }
+}
