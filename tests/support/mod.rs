@@ -137,6 +137,11 @@ fn interop_dir() -> PathBuf {
 /// Runs a Node script of `tests/interop` and returns the JSON it printed; panics with its
 /// output if it fails.
 pub async fn node(args: &[&str]) -> serde_json::Value {
+    node_within(Duration::from_secs(60), args).await
+}
+
+/// Like [`node`], for scripts that take longer than a minute.
+pub async fn node_within(limit: Duration, args: &[&str]) -> serde_json::Value {
     let dir = interop_dir();
     assert!(
         dir.join("node_modules").is_dir(),
@@ -148,7 +153,7 @@ pub async fn node(args: &[&str]) -> serde_json::Value {
         .current_dir(&dir)
         .kill_on_drop(true)
         .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), child)
+    let output = tokio::time::timeout(limit, child)
         .await
         .unwrap_or_else(|_| panic!("node {args:?} timed out"))
         .expect("node runs");
