@@ -33,6 +33,11 @@
 //! A socket's handlers run one event at a time, in arrival order, without blocking its
 //! connection's heartbeat or other sockets. A broadcast is encoded once. Every resource a
 //! client can make the server spend is bounded: see [`SocketIoBuilder`].
+//!
+//! With [connection state recovery](SocketIoBuilder::connection_state_recovery) on, a
+//! client whose connection drops comes back with its socket (id, rooms, data) and every
+//! packet it missed, once each and in order; [`Socket::recovery`] tells the handler how
+//! it went.
 
 mod adapter;
 mod broadcast;
