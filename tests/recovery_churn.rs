@@ -78,7 +78,10 @@ impl Totals {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(clippy::print_stdout, reason = "the figures are the benchmark's output")]
+#[allow(
+    clippy::print_stdout,
+    reason = "the figures are the benchmark's output"
+)]
 async fn every_broadcast_arrives_once_and_in_order_despite_churn() {
     let clients = env_or("CHURN_CLIENTS", 200);
     let seconds = env_or("CHURN_SECONDS", 20);
