@@ -26,6 +26,29 @@ pub(crate) enum EngineError {
 }
 
 impl EngineError {
+    /// Every error, in the order of [`EngineError::index`].
+    pub(crate) const ALL: [EngineError; 7] = [
+        EngineError::UnknownTransport,
+        EngineError::UnknownSid,
+        EngineError::BadHandshakeMethod,
+        EngineError::BadRequest,
+        EngineError::Forbidden,
+        EngineError::UnsupportedProtocolVersion,
+        EngineError::TooManySessions,
+    ];
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            EngineError::UnknownTransport => 0,
+            EngineError::UnknownSid => 1,
+            EngineError::BadHandshakeMethod => 2,
+            EngineError::BadRequest => 3,
+            EngineError::Forbidden => 4,
+            EngineError::UnsupportedProtocolVersion => 5,
+            EngineError::TooManySessions => 6,
+        }
+    }
+
     fn code(self) -> u8 {
         match self {
             EngineError::UnknownTransport => 0,
@@ -37,7 +60,7 @@ impl EngineError {
         }
     }
 
-    fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             EngineError::UnknownTransport => "Transport unknown",
             EngineError::UnknownSid => "Session ID unknown",

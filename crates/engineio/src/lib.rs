@@ -50,5 +50,5 @@ pub use engineio_proto::{CloseReason, Message, Sid, Text, TransportKind};
 pub use error::ResponseBody;
 pub use handler::{Handler, SocketHandler};
 pub use serve::{Serve, serve};
-pub use server::EngineIo;
+pub use server::{EngineIo, EngineStats};
 pub use socket::{BatchError, EngineSocket, RemoteAddr, SendError, TrySendError};

@@ -31,6 +31,8 @@ pub fn serve<S>(listener: TcpListener, service: S) -> Serve<S> {
         max_headers: 100,
         max_header_bytes: 16 * 1024,
         drain_timeout: Duration::from_secs(10),
+        #[cfg(feature = "tls")]
+        tls: None,
     }
 }
 
@@ -44,6 +46,8 @@ pub struct Serve<S> {
     max_headers: usize,
     max_header_bytes: usize,
     drain_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl<S> std::fmt::Debug for Serve<S> {
@@ -92,6 +96,14 @@ impl<S> Serve<S> {
     /// Longest wait for connections to finish after the shutdown signal (default 10 s).
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
+        self
+    }
+
+    /// Serves HTTPS (and WSS) with this rustls acceptor (feature `tls`). The TLS handshake
+    /// must complete within the header read timeout.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, acceptor: tokio_rustls::TlsAcceptor) -> Self {
+        self.tls = Some(acceptor);
         self
     }
 }
@@ -159,20 +171,30 @@ where
                         service.call(request).await
                     }
                 });
-            let connection = builder
-                .serve_connection(TokioIo::new(stream), hyper_service)
-                .with_upgrades();
-            let mut stop = connections.clone();
-            tokio::spawn(async move {
-                let mut connection = std::pin::pin!(connection);
-                tokio::select! {
-                    result = connection.as_mut() => log_connection_end(result),
-                    _ = stop.changed() => {
-                        connection.as_mut().graceful_shutdown();
-                        log_connection_end(connection.await);
+            let builder = builder.clone();
+            let stop = connections.clone();
+            #[cfg(feature = "tls")]
+            if let Some(acceptor) = self.tls.clone() {
+                let handshake_timeout = self.header_read_timeout;
+                tokio::spawn(async move {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let connection = builder
+                                .serve_connection(TokioIo::new(stream), hyper_service)
+                                .with_upgrades();
+                            run_connection(connection, stop).await;
+                        }
+                        Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
-                }
-                drop(stop);
+                });
+                continue;
+            }
+            tokio::spawn(async move {
+                let connection = builder
+                    .serve_connection(TokioIo::new(stream), hyper_service)
+                    .with_upgrades();
+                run_connection(connection, stop).await;
             });
         }
         drop(self.listener);
@@ -180,6 +202,40 @@ where
         let _ = shutdown.send(());
         let _ = tokio::time::timeout(self.drain_timeout, shutdown.closed()).await;
         Ok(())
+    }
+}
+
+/// Runs a connection until it ends or, after the shutdown signal, finishes its request.
+async fn run_connection<C>(connection: C, mut stop: watch::Receiver<()>)
+where
+    C: GracefulConnection,
+{
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => log_connection_end(result),
+        _ = stop.changed() => {
+            connection.as_mut().shut_down();
+            log_connection_end(connection.await);
+        }
+    }
+    drop(stop);
+}
+
+/// A hyper connection over any transport (TCP or TLS).
+trait GracefulConnection: Future<Output = Result<(), hyper::Error>> {
+    fn shut_down(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> GracefulConnection for hyper::server::conn::http1::UpgradeableConnection<I, S>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    B: Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn shut_down(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
     }
 }
 

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -53,6 +53,19 @@ struct EngineInner {
     registry: Arc<Registry>,
     clock: Clock,
     closing: AtomicBool,
+    sessions_opened: AtomicU64,
+    /// Requests refused, by [`EngineError::index`].
+    refused: [AtomicU64; EngineError::ALL.len()],
+}
+
+/// What an Engine.IO server has done since it started (for metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Sessions opened.
+    pub sessions_opened: u64,
+    /// Requests refused, by reason (Node's error messages: `Forbidden` for the origin
+    /// allow-list and `allow_request`, `Session ID unknown`, `Too many sessions`…).
+    pub refused: Vec<(&'static str, u64)>,
 }
 
 impl EngineIoBuilder {
@@ -66,6 +79,8 @@ impl EngineIoBuilder {
             handler: Box::new(handler),
             clock: Clock::start(),
             closing: AtomicBool::new(false),
+            sessions_opened: AtomicU64::new(0),
+            refused: Default::default(),
         });
         let cors = cors.map(|layer| tower_layer::Layer::layer(&layer, Core(inner.clone())));
         Ok(EngineIo { inner, cors })
@@ -86,6 +101,25 @@ impl EngineIo {
     /// Whether a request is for this server (its path starts with [`path`](Self::path)).
     pub fn handles<B>(&self, request: &Request<B>) -> bool {
         request.uri().path().starts_with(&self.inner.config.path)
+    }
+
+    /// Counters since the server started.
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            sessions_opened: self.inner.sessions_opened.load(Ordering::Relaxed),
+            refused: EngineError::ALL
+                .iter()
+                .map(|error| {
+                    let count = self.inner.refused[error.index()].load(Ordering::Relaxed);
+                    (error.message(), count)
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether [`close`](Self::close) was called (new sessions are refused).
+    pub fn is_closing(&self) -> bool {
+        self.inner.closing.load(Ordering::Acquire)
     }
 
     /// Number of open sessions.
@@ -253,39 +287,39 @@ impl EngineInner {
             Some(TransportKind::WebSocket) if self.config.transports.websocket => {
                 TransportKind::WebSocket
             }
-            _ => return error_response(EngineError::UnknownTransport, None),
+            _ => return self.refuse(EngineError::UnknownTransport, None),
         };
         if origin_is_invalid(&parts) {
-            return error_response(EngineError::BadRequest, None);
+            return self.refuse(EngineError::BadRequest, None);
         }
         let websocket_request = ws::is_websocket_request(&parts.headers);
 
         if let Some(sid) = query.sid {
             let Some(shared) = Sid::parse(sid).and_then(|sid| self.registry.get(&sid)) else {
-                return error_response(EngineError::UnknownSid, None);
+                return self.refuse(EngineError::UnknownSid, None);
             };
             return match (transport, websocket_request) {
                 (TransportKind::WebSocket, true) => self.upgrade(&mut parts, shared),
-                (TransportKind::WebSocket, false) => error_response(EngineError::BadRequest, None),
+                (TransportKind::WebSocket, false) => self.refuse(EngineError::BadRequest, None),
                 (TransportKind::Polling, _) => match parts.method {
                     Method::GET => poll(&shared).await,
                     Method::POST => self.post(&parts, body, &shared).await,
-                    _ => error_response(EngineError::BadRequest, None),
+                    _ => self.refuse(EngineError::BadRequest, None),
                 },
             };
         }
 
         if parts.method != Method::GET {
-            return error_response(EngineError::BadHandshakeMethod, None);
+            return self.refuse(EngineError::BadHandshakeMethod, None);
         }
         if transport == TransportKind::WebSocket && !websocket_request {
-            return error_response(EngineError::BadRequest, None);
+            return self.refuse(EngineError::BadRequest, None);
         }
         if let Some(allowed) = &self.config.allowed_origins
             && let Some(origin) = parts.headers.get(header::ORIGIN)
             && !allowed.contains(origin)
         {
-            return error_response(EngineError::Forbidden, Some("Origin not allowed"));
+            return self.refuse(EngineError::Forbidden, Some("Origin not allowed"));
         }
         if self.closing.load(Ordering::Acquire) {
             return status_response(StatusCode::SERVICE_UNAVAILABLE);
@@ -293,15 +327,21 @@ impl EngineInner {
         if let Some(allow_request) = &self.config.allow_request
             && let Err(refusal) = allow_request(&parts).await
         {
-            return error_response(EngineError::Forbidden, refusal.message.as_deref());
+            return self.refuse(EngineError::Forbidden, refusal.message.as_deref());
         }
         if query.eio != Some("4") {
-            return error_response(EngineError::UnsupportedProtocolVersion, None);
+            return self.refuse(EngineError::UnsupportedProtocolVersion, None);
         }
         match transport {
             TransportKind::Polling => self.open_polling(parts).await,
             TransportKind::WebSocket => self.open_websocket(parts),
         }
+    }
+
+    /// Answers a refused request, counting it.
+    fn refuse(&self, error: EngineError, message: Option<&str>) -> Response<ResponseBody> {
+        self.refused[error.index()].fetch_add(1, Ordering::Relaxed);
+        error_response(error, message)
     }
 
     fn new_sid(&self) -> Sid {
@@ -337,6 +377,7 @@ impl EngineInner {
             .handler
             .on_connection(EngineSocket::new(shared.clone()));
         self.registry.insert(shared.clone());
+        self.sessions_opened.fetch_add(1, Ordering::Relaxed);
         let driver = SessionDriver::new(
             self.clock,
             self.registry.clone(),
@@ -361,7 +402,7 @@ impl EngineInner {
 
     async fn open_polling(self: Arc<Self>, parts: Parts) -> Response<ResponseBody> {
         if self.registry.reserve().is_err() {
-            return error_response(EngineError::TooManySessions, None);
+            return self.refuse(EngineError::TooManySessions, None);
         }
         let sid = self.new_sid();
         let (shared, driver) = self.start_session(sid, parts, TransportKind::Polling, None);
@@ -383,7 +424,7 @@ impl EngineInner {
             Err(refusal) => return refusal.into_response(),
         };
         if self.registry.reserve().is_err() {
-            return error_response(EngineError::TooManySessions, None);
+            return self.refuse(EngineError::TooManySessions, None);
         }
         let sid = self.new_sid();
         let engine = self.clone();

@@ -381,6 +381,8 @@ impl BroadcastOperator {
         if complete && responses.len() >= expected {
             Ok(responses)
         } else {
+            let missing = expected.saturating_sub(responses.len());
+            self.ns.config.stats.at(0).ack_timeouts(missing);
             Err(BroadcastAckError::Timeout {
                 responses,
                 expected,

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use socketio_proto::{DecoderLimits, Parser};
 
+use std::sync::Arc;
+
 use crate::recovery::ConnectionStateRecovery;
+use crate::stats::Counters;
 
 /// What to do when a client's outgoing buffer is full (the client reads slower than the
 /// server writes to it). Volatile packets are dropped in any case.
@@ -32,6 +35,7 @@ pub(crate) struct Config {
     pub(crate) slow_consumer: SlowConsumerPolicy,
     pub(crate) cleanup_empty_child_namespaces: bool,
     pub(crate) recovery: Option<ConnectionStateRecovery>,
+    pub(crate) stats: Arc<Counters>,
 }
 
 impl Default for Config {
@@ -47,6 +51,7 @@ impl Default for Config {
             slow_consumer: SlowConsumerPolicy::Disconnect,
             cleanup_empty_child_namespaces: false,
             recovery: None,
+            stats: Arc::default(),
         }
     }
 }

@@ -11,10 +11,13 @@ use crate::config::SlowConsumerPolicy;
 use crate::error::{DisconnectReason, EmitError};
 use crate::server::ServerInner;
 use crate::socket::Socket;
+use crate::stats::{Counter, Counters};
 
 /// What the sockets of one connection share: the Engine.IO session.
 pub(crate) struct ConnShared {
     pub(crate) engine: EngineSocket,
+    stats: Arc<Counters>,
+    shard: usize,
     slow_consumer: SlowConsumerPolicy,
     /// Why the server is closing the connection, if it is.
     close_reason: Mutex<Option<DisconnectReason>>,
@@ -28,25 +31,37 @@ pub(crate) struct ConnShared {
 
 impl ConnShared {
     /// Queues a packet (and its attachments, together) for the client.
+    pub(crate) fn counter(&self) -> Counter<'_> {
+        self.stats.at(self.shard)
+    }
+
     pub(crate) fn send(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
         if volatile && !self.engine.is_writable() {
+            self.counter().volatile_dropped();
             return Ok(());
         }
         let full = if encoded.attachments().is_empty() {
             match self.engine.try_send(encoded.first().clone()) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.counter().packet_out(encoded.byte_len());
+                    return Ok(());
+                }
                 Err(TrySendError::Closed(_)) => return Err(EmitError::Disconnected),
                 Err(TrySendError::Full(_)) => true,
             }
         } else {
             let messages: Vec<Message> = encoded.messages().collect();
             match self.engine.try_send_all(&messages) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.counter().packet_out(encoded.byte_len());
+                    return Ok(());
+                }
                 Err(BatchError::Closed) => return Err(EmitError::Disconnected),
                 Err(BatchError::Full) => true,
             }
         };
         debug_assert!(full);
+        self.counter().buffer_full();
         if self.slow_consumer == SlowConsumerPolicy::Disconnect {
             tracing::debug!("closing a connection whose client reads too slowly");
             self.close(DisconnectReason::BufferFull);
@@ -63,6 +78,7 @@ impl ConnShared {
             self.engine.send_all(&messages).await.is_ok()
         };
         if sent {
+            self.counter().packet_out(encoded.byte_len());
             Ok(())
         } else {
             Err(EmitError::Disconnected)
@@ -123,6 +139,8 @@ impl Connection {
         let config = &server.config;
         let shared = Arc::new(ConnShared {
             engine,
+            shard: config.stats.shard(),
+            stats: config.stats.clone(),
             slow_consumer: config.slow_consumer,
             close_reason: Mutex::new(None),
             joined: AtomicBool::new(false),
@@ -217,8 +235,12 @@ impl Connection {
 
 impl SocketHandler for Connection {
     fn on_message(&mut self, message: Message) {
+        self.shared.counter().bytes_in(message.len());
         match self.decoder.decode(message) {
-            Ok(Some(packet)) => self.route(packet),
+            Ok(Some(packet)) => {
+                self.shared.counter().packet_in();
+                self.route(packet);
+            }
             Ok(None) => {}
             Err(error) => {
                 tracing::debug!(%error, "invalid Socket.IO packet");

@@ -265,7 +265,9 @@ impl NamespaceInner {
             let mut index = self.write_index();
             if index.sockets.get(&id) != Some(socket) {
                 index.sockets.insert(id, socket.clone());
-                index.join(id, &[id.as_str().to_owned()], &mut events);
+                let mut rooms = vec![id.as_str().to_owned()];
+                rooms.extend(socket.enter_namespace());
+                index.join(id, &rooms, &mut events);
                 if let Some(recovering) = recovering.as_deref_mut() {
                     socket.set_created_at(recovering.store.last_offset());
                 }

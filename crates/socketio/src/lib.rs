@@ -56,6 +56,7 @@ mod recovery;
 mod rooms;
 mod server;
 mod socket;
+mod stats;
 
 pub use adapter::{
     Adapter, AdapterError, BroadcastMessage, LocalAdapter, RemoteAcks, RemoteSocketData, Target,
@@ -79,6 +80,7 @@ pub use rooms::{IntoRooms, RoomEvent};
 pub use server::{SocketIo, SocketIoBuilder};
 pub use socket::{ListenerId, Socket, SocketEmitter, SocketId};
 pub use socketio_proto::{Args, ArgsError, DecoderLimits, Map, Parser, Value};
+pub use stats::Stats;
 
 /// Any error, for handlers that use `?` on several kinds (arguments, emits, acks):
 /// `Ok::<_, socketio::BoxError>(())`.

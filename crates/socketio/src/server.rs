@@ -24,6 +24,7 @@ use crate::namespace::{Namespace, NamespaceInner, ParentInner, ParentNamespace};
 use crate::recovery::ConnectionStateRecovery;
 use crate::rooms::IntoRooms;
 use crate::socket::Socket;
+use crate::stats::Stats;
 use engineio::EngineIoBuilder;
 use socketio_proto::{DecoderLimits, Parser};
 
@@ -499,6 +500,12 @@ impl SocketIo {
     /// The Engine.IO server underneath.
     pub fn engine(&self) -> &EngineIo {
         &self.engine
+    }
+
+    /// Counters since the server started (packets and bytes in and out, drops, ack
+    /// timeouts), for metrics. The Engine.IO layer has its own: `io.engine().stats()`.
+    pub fn stats(&self) -> Stats {
+        self.inner.config.stats.snapshot()
     }
 
     /// Shuts down: every socket leaves with `server shutting down`, every connection is

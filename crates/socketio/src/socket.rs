@@ -68,6 +68,11 @@ struct State {
     /// While a restored socket's missed packets are being sent: everything for it waits
     /// here behind them, in order.
     held: Option<VecDeque<Encoded>>,
+    /// In the namespace's index (set with it, under this lock).
+    in_namespace: bool,
+    /// Rooms joined before the socket was in the namespace (by a middleware): joined
+    /// with it, before the client hears that it is connected.
+    pending_rooms: Vec<String>,
 }
 
 /// How a socket starts: fresh (the default) or restored by connection state recovery.
@@ -151,7 +156,9 @@ impl Socket {
             data: init.data,
             extensions: http::Extensions::new(),
             leaving: false,
+            in_namespace: init.held.is_some(),
             held: init.held,
+            pending_rooms: Vec::new(),
         };
         Socket(Arc::new(SocketInner {
             id: init.id.unwrap_or_else(SocketId::random),
@@ -560,11 +567,31 @@ impl Socket {
 
     // ----- rooms -----
 
-    /// Puts the socket in these rooms.
+    /// Puts the socket in these rooms. Called from a middleware, before the socket is
+    /// connected, it joins them with the namespace, before its client hears that it is
+    /// connected (so that nothing sent to those rooms in between is missed).
     pub fn join(&self, rooms: impl IntoRooms) {
-        if self.connected() {
-            self.0.ns.join(self.0.id, rooms.into_rooms());
+        let rooms = rooms.into_rooms();
+        {
+            let mut state = self.lock();
+            if state.leaving {
+                return;
+            }
+            if !state.in_namespace {
+                // A middleware: the rooms are joined with the namespace.
+                state.pending_rooms.extend(rooms);
+                return;
+            }
         }
+        self.0.ns.join(self.0.id, rooms);
+    }
+
+    /// For the namespace, as it adds the socket: marks it added and takes the rooms
+    /// joined before.
+    pub(crate) fn enter_namespace(&self) -> Vec<String> {
+        let mut state = self.lock();
+        state.in_namespace = true;
+        std::mem::take(&mut state.pending_rooms)
     }
 
     /// Takes the socket out of a room.
@@ -933,6 +960,7 @@ impl SocketEmitter<'_> {
             Ok(Err(_)) => Err(AckError::Disconnected),
             Err(_) => {
                 socket.unregister_ack(id);
+                socket.0.conn.counter().ack_timeouts(1);
                 Err(AckError::Timeout(timeout))
             }
         }
