@@ -174,3 +174,19 @@ async fn the_session_cookie_is_set_on_the_handshake() {
             .is_some_and(|c| c.starts_with("io="))
     );
 }
+
+#[tokio::test]
+async fn frames_sent_with_the_upgrade_request_are_not_lost() {
+    // A client that does not wait for the 101: its first frame arrives in the same read as
+    // the request, so hyper has it buffered when the connection is handed over.
+    let server = TestServer::start(EngineIo::builder()).await;
+    let mut stream = raw::connect(server.addr).await;
+    let mut bytes = raw::ws_upgrade(&format!("{PATH}?EIO=4&transport=websocket"), "");
+    bytes.extend(raw::text_frame("4early"));
+    stream.write_all(&bytes).await.unwrap();
+    let response = raw::read_response(&mut stream).await.unwrap();
+    assert_eq!(response.status, 101);
+    raw::read_text_until(&mut stream, |t| t.starts_with('0')).await;
+    // The echo server sends it back.
+    raw::read_text_until(&mut stream, |t| t == "4early").await;
+}

@@ -282,9 +282,8 @@ fn parse_header(text: &[u8], limits: &DecoderLimits) -> Result<Header, ParseErro
 /// Checks an event's data (a non-empty array whose first element is a string that is not
 /// reserved, or a number) and returns its name and where its arguments start.
 fn event_name_and_start(data: &[u8]) -> Result<(String, usize), ParseError> {
-    let elements: Vec<&RawValue> =
-        serde_json::from_slice(data).map_err(|_| ParseError::InvalidPayload)?;
-    let first = elements.first().ok_or(ParseError::InvalidPayload)?;
+    let elements = elements(data)?;
+    let first = elements.first.ok_or(ParseError::InvalidPayload)?;
     let name = match first.get().as_bytes().first() {
         Some(b'"') => {
             serde_json::from_str::<String>(first.get()).map_err(|_| ParseError::InvalidEventName)?
@@ -295,7 +294,7 @@ fn event_name_and_start(data: &[u8]) -> Result<(String, usize), ParseError> {
     if is_reserved_event(&name) {
         return Err(ParseError::ReservedEventName);
     }
-    let start = match elements.get(1) {
+    let start = match elements.second {
         Some(raw) => offset_in(data, raw),
         None => closing_bracket(data),
     };
@@ -304,12 +303,48 @@ fn event_name_and_start(data: &[u8]) -> Result<(String, usize), ParseError> {
 
 /// Checks an ack's data (an array) and returns where its arguments start.
 fn ack_start(data: &[u8]) -> Result<usize, ParseError> {
-    let elements: Vec<&RawValue> =
-        serde_json::from_slice(data).map_err(|_| ParseError::InvalidPayload)?;
-    Ok(match elements.first() {
+    let elements = elements(data)?;
+    Ok(match elements.first {
         Some(raw) => offset_in(data, raw),
         None => closing_bracket(data),
     })
+}
+
+/// The first two elements of a JSON array, borrowed; the rest is checked and skipped.
+/// (Collecting every element into a `Vec` was an allocation per packet.)
+struct Elements<'a> {
+    first: Option<&'a RawValue>,
+    second: Option<&'a RawValue>,
+}
+
+fn elements(data: &[u8]) -> Result<Elements<'_>, ParseError> {
+    struct ArrayVisitor;
+
+    impl<'de> Visitor<'de> for ArrayVisitor {
+        type Value = Elements<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let first = seq.next_element::<&'de RawValue>()?;
+            let second = match first {
+                Some(_) => seq.next_element::<&'de RawValue>()?,
+                None => None,
+            };
+            if second.is_some() {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            }
+            Ok(Elements { first, second })
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(data);
+    let elements = de::Deserializer::deserialize_seq(&mut deserializer, ArrayVisitor)
+        .map_err(|_| ParseError::InvalidPayload)?;
+    deserializer.end().map_err(|_| ParseError::InvalidPayload)?;
+    Ok(elements)
 }
 
 /// Checks every placeholder of a binary packet: `num` an integer within the attachments,
@@ -490,8 +525,10 @@ pub(crate) fn put_u64(out: &mut BytesMut, mut n: u64) {
 }
 
 /// The packet text, which is UTF-8 by construction (serde_json output and `&str` pieces).
+/// The encoders write `4`, ASCII, serde_json's output and slices of checked input text:
+/// UTF-8 throughout.
 fn text_message(encoded: Bytes) -> Message {
-    Message::Text(Text::from_encoded(encoded).unwrap_or_else(|_| Text::new("")))
+    Message::Text(Text::from_encoded_trusted(encoded))
 }
 
 /// Turns a text packet written with a non-binary type into its binary form when attachments
@@ -559,6 +596,14 @@ fn write_ack_data<T: Serialize + ?Sized>(
 
 /// Writes `args` after what is already in `out` (`[` or `["name"`), unchanged when they
 /// came from this parser.
+/// Bytes that [`write_args`] copies as they are (so that encoders allocate once).
+fn raw_len(args: &Args) -> usize {
+    match &args.0 {
+        Repr::Json { source, start, .. } => source.len().saturating_sub(*start),
+        _ => 0,
+    }
+}
+
 fn write_args(
     out: &mut BytesMut,
     args: &Args,
@@ -640,7 +685,7 @@ pub(crate) mod encode {
         name: &str,
         args: &Args,
     ) -> Result<Encoded, EncodeError> {
-        let mut out = BytesMut::with_capacity(32 + name.len());
+        let mut out = BytesMut::with_capacity(40 + nsp.len() + name.len() + raw_len(args));
         let mut attachments = Vec::new();
         write_header(&mut out, PacketType::Event, nsp, id);
         out.put_u8(b'[');
@@ -685,7 +730,7 @@ pub(crate) mod encode {
     }
 
     pub(crate) fn ack_args(nsp: &str, id: u64, args: &Args) -> Result<Encoded, EncodeError> {
-        let mut out = BytesMut::with_capacity(32);
+        let mut out = BytesMut::with_capacity(40 + nsp.len() + raw_len(args));
         let mut attachments = Vec::new();
         write_header(&mut out, PacketType::Ack, nsp, Some(id));
         out.put_u8(b'[');
