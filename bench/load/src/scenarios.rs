@@ -405,8 +405,21 @@ async fn poll_client(
         .to_owned();
     let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
     http.request("POST", &path, b"40").await?;
-    let connected = http.request("GET", &path, b"").await?;
-    if !connected.starts_with(b"40") {
+    // The CONNECT answer, possibly after a noop or a ping.
+    let mut connected = false;
+    for _ in 0..5 {
+        let body = http.request("GET", &path, b"").await?;
+        for packet in body.split(|b| *b == 0x1e) {
+            if packet == b"2" {
+                http.request("POST", &path, b"3").await?;
+            }
+            connected |= packet.starts_with(b"40");
+        }
+        if connected {
+            break;
+        }
+    }
+    if !connected {
         return Err(bad("no CONNECT over polling"));
     }
     let mut id: u64 = 0;

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::id::SocketId;
+use crate::id::{IdMap, IdSet, SocketId};
 
 /// Which sockets an operation concerns: those in any of `rooms` (all if empty) and in none
 /// of `except`.
@@ -96,17 +96,17 @@ pub enum RoomEvent {
 
 /// The sockets of one namespace on this server (handles of type `S`), and their rooms.
 pub(crate) struct RoomIndex<S> {
-    pub(crate) sockets: HashMap<SocketId, S>,
-    rooms: HashMap<Arc<str>, HashSet<SocketId>>,
-    socket_rooms: HashMap<SocketId, Vec<Arc<str>>>,
+    pub(crate) sockets: IdMap<S>,
+    rooms: HashMap<Arc<str>, IdSet>,
+    socket_rooms: IdMap<Vec<Arc<str>>>,
 }
 
 impl<S> Default for RoomIndex<S> {
     fn default() -> Self {
         RoomIndex {
-            sockets: HashMap::new(),
+            sockets: IdMap::default(),
             rooms: HashMap::new(),
-            socket_rooms: HashMap::new(),
+            socket_rooms: IdMap::default(),
         }
     }
 }
@@ -125,7 +125,7 @@ impl<S> RoomIndex<S> {
                 Some((name, _)) => name.clone(),
                 None => {
                     let name: Arc<str> = Arc::from(room.as_str());
-                    self.rooms.insert(name.clone(), HashSet::new());
+                    self.rooms.insert(name.clone(), IdSet::default());
                     events.push(RoomEvent::Create(room.clone()));
                     name
                 }
@@ -193,7 +193,7 @@ impl<S> RoomIndex<S> {
     /// Calls `f` with each socket in any of `rooms` (every socket if empty) and in none of
     /// `except`, once each.
     pub(crate) fn for_each(&self, rooms: &[String], except: &[String], mut f: impl FnMut(&S)) {
-        let excluded: HashSet<SocketId> = except
+        let excluded: IdSet = except
             .iter()
             .filter_map(|room| self.rooms.get(room.as_str()))
             .flat_map(|members| members.iter().copied())
@@ -207,6 +207,7 @@ impl<S> RoomIndex<S> {
             }
         };
         match rooms {
+            [] if excluded.is_empty() => self.sockets.values().for_each(f),
             [] => self.sockets.keys().for_each(&mut visit),
             [room] => {
                 if let Some(members) = self.rooms.get(room.as_str()) {
@@ -214,7 +215,7 @@ impl<S> RoomIndex<S> {
                 }
             }
             _ => {
-                let mut seen = HashSet::new();
+                let mut seen = IdSet::default();
                 for room in rooms {
                     for id in self.rooms.get(room.as_str()).into_iter().flatten() {
                         if seen.insert(*id) {
