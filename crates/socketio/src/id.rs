@@ -62,10 +62,12 @@ impl std::hash::Hasher for IdHasher {
 }
 
 /// A map keyed by socket id.
-pub(crate) type IdMap<V> = std::collections::HashMap<SocketId, V, std::hash::BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<V> =
+    std::collections::HashMap<SocketId, V, std::hash::BuildHasherDefault<IdHasher>>;
 
 /// A set of socket ids.
-pub(crate) type IdSet = std::collections::HashSet<SocketId, std::hash::BuildHasherDefault<IdHasher>>;
+pub(crate) type IdSet =
+    std::collections::HashSet<SocketId, std::hash::BuildHasherDefault<IdHasher>>;
 
 #[cfg(test)]
 mod tests {
