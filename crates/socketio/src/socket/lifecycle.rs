@@ -1,0 +1,232 @@
+//! A socket's life as its connection drives it: the join, events and acks from the
+//! client, the leave; and the packets held for a restored socket behind its replay.
+
+use super::*;
+
+impl Socket {
+    pub(crate) fn send(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
+        if self.0.holding.load(Ordering::Acquire) {
+            let mut state = self.lock();
+            if let Some(held) = &mut state.held {
+                if volatile {
+                    // It could not be written at once.
+                    return Ok(());
+                }
+                // The missed packets plus as many live ones: past that the client reads
+                // too slowly to ever catch up.
+                let limit = 2 * self
+                    .0
+                    .ns
+                    .config
+                    .recovery
+                    .as_ref()
+                    .map_or(0, |r| r.max_missed_packets)
+                    + 1024;
+                if held.len() >= limit {
+                    drop(state);
+                    self.0.conn.close(DisconnectReason::BufferFull);
+                    return Err(EmitError::BufferFull);
+                }
+                held.push_back(encoded.clone());
+                return Ok(());
+            }
+        }
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.0.conn.send(encoded, volatile)
+    }
+
+    /// Sends the held packets, waiting for room in the connection's buffer, then lets
+    /// packets through again. Packets held meanwhile follow in order.
+    async fn release_held(&self) {
+        loop {
+            let next = {
+                let mut state = self.lock();
+                match state.held.as_mut().and_then(VecDeque::pop_front) {
+                    Some(packet) => packet,
+                    None => {
+                        state.held = None;
+                        self.0.holding.store(false, Ordering::Release);
+                        return;
+                    }
+                }
+            };
+            if self.0.conn.send_waiting(&next).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Whether the socket has left (or been refused): a new join of its namespace may
+    /// replace it.
+    pub(crate) fn is_gone(&self) -> bool {
+        self.lock().leaving
+    }
+
+    /// The join, first job of the socket's queue: middlewares, then the namespace, the
+    /// client's `CONNECT` answer and the connection handlers. Events that arrive meanwhile
+    /// wait behind it.
+    pub(crate) async fn join_namespace(self) {
+        let ns = self.0.ns.clone();
+        let parser = ns.config.parser;
+        let skip_middlewares = self.recovered()
+            && ns
+                .config
+                .recovery
+                .as_ref()
+                .is_some_and(|r| r.skip_middlewares);
+        let middlewares = if skip_middlewares {
+            Vec::new()
+        } else {
+            ns.middlewares()
+        };
+        for middleware in middlewares {
+            if let Err(refusal) = middleware(self.clone()).await {
+                let packet =
+                    parser.encode_connect_error(&ns.name, &refusal.message, refusal.data.as_ref());
+                let _ = self.0.conn.send(&packet, false);
+                self.leave_namespace(DisconnectReason::ServerNamespaceDisconnect);
+                return;
+            }
+        }
+        {
+            // Checked and set under the lock that `leave_namespace` takes, so a close
+            // during the middlewares cannot leave a socket behind in the namespace.
+            let state = self.lock();
+            if state.leaving {
+                return;
+            }
+            self.0.connected.store(true, Ordering::Release);
+        }
+        ns.add(&self);
+        self.0.conn.mark_joined();
+        let _ = self.0.conn.send(
+            &parser.encode_connect(&ns.name, self.0.id.as_str(), self.pid()),
+            false,
+        );
+        if self.0.holding.load(Ordering::Acquire) {
+            self.release_held().await;
+        }
+        for handler in ns.connection_handlers() {
+            handler(self.clone()).await;
+        }
+    }
+
+    /// An event from the client: catch-all listeners at once, then the middlewares and
+    /// handlers on the socket's queue.
+    pub(crate) fn receive_event(
+        &self,
+        name: String,
+        args: Args,
+        ack: Option<u64>,
+    ) -> Result<(), ()> {
+        let ack = ack.map(|id| AckSender::new(self.clone(), id));
+        let event = Event { name, args, ack };
+        let any: Vec<AnyListener> = {
+            let state = self.lock();
+            state.any.iter().map(|(_, l)| l.clone()).collect()
+        };
+        for listener in any {
+            listener(self, &event);
+        }
+        let socket = self.clone();
+        self.submit(Box::pin(async move { socket.handle_event(event).await }))
+    }
+
+    async fn handle_event(self, mut event: Event) {
+        let (middlewares, handlers) = {
+            let state = self.lock();
+            (
+                state.middlewares.clone(),
+                state.handlers.get(event.name.as_str()).cloned(),
+            )
+        };
+        for middleware in middlewares {
+            match middleware(self.clone(), event).await {
+                Ok(passed) => event = passed,
+                Err(error) => {
+                    self.report_error(&*error);
+                    return;
+                }
+            }
+        }
+        if !self.connected() {
+            return;
+        }
+        let Some(handlers) = handlers else { return };
+        if let [handler] = &handlers[..] {
+            handler(self, event).await;
+            return;
+        }
+        for handler in handlers.iter() {
+            handler(self.clone(), event.clone()).await;
+        }
+    }
+
+    /// An acknowledgement from the client.
+    pub(crate) fn receive_ack(&self, id: u64, args: Args) {
+        let waiter = self.lock().acks.take(id);
+        match waiter {
+            Some(AckWaiter::Single(sender)) => {
+                let _ = sender.send(args);
+            }
+            Some(AckWaiter::Broadcast(collector)) => collector.answer(args),
+            None => tracing::debug!(id, "acknowledgement for an unknown id"),
+        }
+    }
+
+    pub(crate) fn submit(&self, job: Job) -> Result<(), ()> {
+        self.0.queue.submit(job).map_err(|_| ())
+    }
+
+    /// Leaves the namespace: refuses emits at once, then on the socket's queue (after the
+    /// events already received) runs `disconnecting`, leaves the rooms, runs `disconnect`.
+    pub(crate) fn leave_namespace(&self, reason: DisconnectReason) {
+        let (was_connected, waiters): (bool, Vec<_>) = {
+            let mut state = self.lock();
+            if state.leaving {
+                return;
+            }
+            state.leaving = true;
+            state.held = None;
+            let was_connected = self.0.connected.swap(false, Ordering::AcqRel);
+            (
+                was_connected,
+                state.acks.drain().map(|(_, waiter)| waiter).collect(),
+            )
+        };
+        // Waiters see their senders dropped: `Disconnected`.
+        drop(waiters);
+        if !was_connected {
+            // Never joined (refused, or closed during the middlewares; a restored socket
+            // is in the namespace already and keeps its session if the reason allows).
+            self.0.ns.remove(self, reason);
+            return;
+        }
+        let socket = self.clone();
+        let job: Job = Box::pin(async move {
+            let (disconnecting, disconnect) = {
+                let state = socket.lock();
+                (state.disconnecting.clone(), state.disconnect.clone())
+            };
+            for handler in disconnecting {
+                handler(socket.clone(), reason).await;
+            }
+            socket.0.ns.remove(&socket, reason);
+            for handler in disconnect {
+                handler(socket.clone(), reason).await;
+            }
+            // Drop the handlers: they may hold clones of this socket.
+            let mut state = socket.lock();
+            state.handlers.clear();
+            state.middlewares.clear();
+            state.disconnecting.clear();
+            state.disconnect.clear();
+            state.any.clear();
+            state.outgoing.clear();
+        });
+        // Events still queued find the socket disconnected and return at once.
+        self.0.queue.submit_always(job);
+    }
+}
