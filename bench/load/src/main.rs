@@ -137,7 +137,7 @@ fn command(server: &str, port: u16) -> Option<(String, Vec<String>)> {
         "node" => ("node".into(), vec![path("bench/peers/node/server.mjs")]),
         "floor" => (
             path("bench/ws-crates/target/release/ws-echo"),
-            vec!["tokio-websockets".into(), port.to_string()],
+            vec!["ours".into(), port.to_string()],
         ),
         _ => return None,
     })

@@ -1,5 +1,5 @@
 //! The Engine.IO v4 protocol with no I/O: packets, long-polling payloads, the handshake and
-//! the server session state machine.
+//! the server session state machine, and the WebSocket framing under them.
 //!
 //! Nothing here opens a socket, spawns a task or reads a clock. Time is passed in as a
 //! [`Timestamp`], inputs go in through `handle_*` methods and outputs are polled out, so the
@@ -40,6 +40,7 @@ mod payload;
 mod session;
 mod sid;
 mod time;
+pub mod websocket;
 
 pub use error::DecodeError;
 pub use handshake::Handshake;

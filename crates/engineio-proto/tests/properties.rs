@@ -147,3 +147,97 @@ proptest! {
         }
     }
 }
+
+mod websocket_frames {
+    use engineio_proto::websocket::{FrameDecoder, WsError, WsMessage};
+    use proptest::prelude::*;
+
+    /// A message a client might send, as (opcode, payload).
+    fn message() -> impl Strategy<Value = (u8, Vec<u8>)> {
+        prop_oneof![
+            any::<String>().prop_map(|s| (1, s.into_bytes())),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(|b| (2, b)),
+            proptest::collection::vec(any::<u8>(), 0..126).prop_map(|b| (9, b)),
+        ]
+    }
+
+    /// Encodes `payload` as a client would: masked with `mask`, split at the given points
+    /// into fragments (control frames are never split).
+    fn encode(opcode: u8, payload: &[u8], mask: [u8; 4], splits: &[usize]) -> Vec<u8> {
+        let mut cuts: Vec<usize> = if opcode == 9 {
+            Vec::new()
+        } else {
+            splits.iter().map(|s| s % (payload.len() + 1)).collect()
+        };
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut bounds = vec![0];
+        bounds.extend(cuts);
+        bounds.push(payload.len());
+        let mut out = Vec::new();
+        let pieces = bounds.len() - 1;
+        for (i, window) in bounds.windows(2).enumerate() {
+            let piece = &payload[window[0]..window[1]];
+            let fin = if i + 1 == pieces { 0x80 } else { 0 };
+            let op = if i == 0 { opcode } else { 0 };
+            out.push(fin | op);
+            match piece.len() {
+                len if len < 126 => out.push(0x80 | len as u8),
+                len => {
+                    out.push(0x80 | 126);
+                    out.extend_from_slice(&(len as u16).to_be_bytes());
+                }
+            }
+            out.extend_from_slice(&mask);
+            out.extend(piece.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+        }
+        out
+    }
+
+    fn decode_in_chunks(input: &[u8], chunk: usize) -> Result<Vec<WsMessage>, WsError> {
+        let mut decoder = FrameDecoder::new(1 << 16);
+        let mut out = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            let mut piece = piece;
+            while let Some(message) = decoder.decode(&mut piece)? {
+                out.push(message);
+            }
+        }
+        Ok(out)
+    }
+
+    proptest! {
+        #[test]
+        fn messages_survive_any_masking_fragmenting_and_chunking(
+            messages in proptest::collection::vec(
+                (message(), any::<[u8; 4]>(), proptest::collection::vec(any::<usize>(), 0..4)),
+                1..6,
+            ),
+            chunk in 1usize..64,
+        ) {
+            let mut stream = Vec::new();
+            let mut expected = Vec::new();
+            for ((opcode, payload), mask, splits) in &messages {
+                stream.extend(encode(*opcode, payload, *mask, splits));
+                expected.push(match opcode {
+                    1 => WsMessage::Text(payload.clone().into()),
+                    2 => WsMessage::Binary(payload.clone().into()),
+                    _ => WsMessage::Ping(payload.clone().into()),
+                });
+            }
+            prop_assert_eq!(decode_in_chunks(&stream, chunk)?, expected.clone());
+            prop_assert_eq!(decode_in_chunks(&stream, stream.len())?, expected);
+        }
+
+        #[test]
+        fn any_bytes_decode_the_same_whole_or_in_pieces(
+            bytes in proptest::collection::vec(any::<u8>(), 0..512),
+            chunk in 1usize..16,
+        ) {
+            prop_assert_eq!(
+                decode_in_chunks(&bytes, chunk),
+                decode_in_chunks(&bytes, bytes.len())
+            );
+        }
+    }
+}

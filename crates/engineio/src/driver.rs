@@ -14,8 +14,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use engineio_proto::{Event, Message, PollError, Session, Timestamp, Transmit, TransportKind};
-use futures_core::Stream;
-use futures_sink::Sink;
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
@@ -248,9 +246,9 @@ impl SessionDriver {
     fn read_ws(&mut self, cx: &mut Context<'_>, now: Timestamp) {
         while !self.core.is_closed() {
             let Some(ws) = &mut self.ws else { return };
-            match Pin::new(&mut **ws).poll_next(cx) {
+            match ws.poll_next(cx) {
                 Poll::Pending => return,
-                Poll::Ready(Some(Ok(message))) => match ws::from_message(message) {
+                Poll::Ready(Some(Ok(message))) => match message {
                     Incoming::Packet(Ok(packet)) => self.core.handle_packet(now, packet),
                     Incoming::Packet(Err(error)) => {
                         tracing::debug!(session = self.shared.log_id, %error, "invalid packet");
@@ -262,7 +260,6 @@ impl SessionDriver {
                 },
                 Poll::Ready(Some(Err(error))) => {
                     tracing::debug!(session = self.shared.log_id, %error, "websocket error");
-                    ws::queue_close_for(ws, &error);
                     self.core.handle_transport_error(now);
                 }
                 Poll::Ready(None) => self.core.handle_transport_closed(now),
@@ -274,9 +271,9 @@ impl SessionDriver {
     fn read_probe(&mut self, cx: &mut Context<'_>, now: Timestamp) {
         loop {
             let Some(probe) = &mut self.probe else { return };
-            let packet = match Pin::new(&mut **probe).poll_next(cx) {
+            let packet = match probe.poll_next(cx) {
                 Poll::Pending => return,
-                Poll::Ready(Some(Ok(message))) => match ws::from_message(message) {
+                Poll::Ready(Some(Ok(message))) => match message {
                     Incoming::Packet(Ok(packet)) => Some(packet),
                     Incoming::Control => {
                         self.probe_dirty = true;
@@ -319,19 +316,15 @@ impl SessionDriver {
             match transmit {
                 Transmit::WebSocket(packet) => {
                     if let Some(ws) = &mut self.ws {
-                        // tokio-websockets queues frames without bound in `start_send`;
-                        // the queue is bounded by taking the application's messages only
-                        // when the previous batch is flushed.
-                        self.ws_dirty |= Pin::new(&mut **ws)
-                            .start_send(ws::to_message(&packet))
-                            .is_ok();
+                        // The WebSocket queues frames without bound; the queue is bounded
+                        // by taking the application's messages only when the previous
+                        // batch is flushed.
+                        self.ws_dirty |= ws.send(&packet);
                     }
                 }
                 Transmit::Probe(packet) => {
                     if let Some(probe) = &mut self.probe {
-                        self.probe_dirty |= Pin::new(&mut **probe)
-                            .start_send(ws::to_message(&packet))
-                            .is_ok();
+                        self.probe_dirty |= probe.send(&packet);
                     }
                 }
                 Transmit::PollResponse(payload) => {
@@ -363,7 +356,7 @@ impl SessionDriver {
         if self.ws_dirty
             && let Some(ws) = &mut self.ws
         {
-            match Pin::new(&mut **ws).poll_flush(cx) {
+            match ws.poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.ws_dirty = false,
                 Poll::Ready(Err(error)) => {
                     tracing::debug!(session = self.shared.log_id, %error, "websocket write failed");
@@ -378,7 +371,7 @@ impl SessionDriver {
         if self.probe_dirty
             && let Some(probe) = &mut self.probe
         {
-            match Pin::new(&mut **probe).poll_flush(cx) {
+            match probe.poll_flush(cx) {
                 Poll::Ready(Ok(())) => self.probe_dirty = false,
                 Poll::Ready(Err(_)) => {
                     self.probe_dirty = false;

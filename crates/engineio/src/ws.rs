@@ -1,10 +1,10 @@
 //! WebSocket plumbing: the RFC 6455 opening handshake on hyper's upgrade path, and the
-//! conversion between Engine.IO packets and WebSocket messages.
+//! connection that carries Engine.IO packets as WebSocket messages ([`WsStream`]).
 //!
-//! Framing is tokio-websockets' (chosen by measurement: see `bench/ws-crates/README.md`):
-//! it checks the announced payload length against `max_payload` before allocating
-//! (closing with 1009 past it), rejects reserved bits, unknown opcodes, unmasked client
-//! frames and fragmented or oversized control frames (1002) and invalid UTF-8 (1007).
+//! Frames are decoded by [`engineio_proto::websocket`], which checks the announced length
+//! against `max_payload` before storing anything (closing with 1009 past it), rejects
+//! reserved bits, unknown opcodes, unmasked client frames, fragmented or oversized control
+//! frames (1002) and invalid UTF-8 (1007).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,15 +12,13 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use engineio_proto::{DecodeError, Frame, Packet};
-use futures_sink::Sink;
 use http::{HeaderMap, HeaderValue, header};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio_websockets::{Config, Limits, Message, ServerBuilder, WebSocketStream};
 
-/// A server-side WebSocket over a connection hyper upgraded.
-pub(crate) type WsStream = WebSocketStream<Coalesce<WsIo>>;
+mod stream;
+
+pub(crate) use stream::{Incoming, WsStream};
 
 /// The connection under a WebSocket: the TCP stream itself when hyper served a plain
 /// `TcpStream` (as [`serve`](crate::serve) and `axum::serve` do), otherwise hyper's
@@ -117,74 +115,6 @@ impl tokio::io::AsyncWrite for WsIo {
     }
 }
 
-/// Writes a vectored write (tokio-websockets writes a frame as header + payload, and
-/// queued frames together) as one contiguous `write` when it is small.
-///
-/// Measured (bench/run.sh echo, 64 B, server on one core): the kernel spent about 2 µs
-/// more per `writev` of two slices than per `send` of the same bytes in one buffer
-/// (7.8 against 5.8 µs per echo, the other peers making one `send`); copying up to 64 KiB
-/// through a per-thread buffer costs far less than that.
-pub(crate) struct Coalesce<T> {
-    inner: T,
-}
-
-const COALESCE_MAX: usize = 64 * 1024;
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Coalesce<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Coalesce<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        if bufs.len() < 2 || total > COALESCE_MAX {
-            return Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        }
-        SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            scratch.clear();
-            for buf in bufs {
-                scratch.extend_from_slice(buf);
-            }
-            Pin::new(&mut self.inner).poll_write(cx, &scratch)
-        })
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
 /// How long a WebSocket being closed may take to send its close frame and hear the peer's.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
@@ -242,59 +172,14 @@ pub(crate) fn accept_key(headers: &HeaderMap) -> Result<HeaderValue, HandshakeEr
 /// Wraps an upgraded connection in a server WebSocket whose messages may not exceed
 /// `max_payload` bytes.
 pub(crate) fn websocket(io: Upgraded, max_payload: usize) -> WsStream {
-    ServerBuilder::new()
-        .limits(Limits::default().max_payload_len(Some(max_payload)))
-        .config(Config::default())
-        .serve(Coalesce {
-            inner: WsIo::new(io),
-        })
+    WsStream::new(WsIo::new(io), max_payload)
 }
 
-/// The WebSocket message carrying a packet; a text message's bytes are shared, not copied.
-pub(crate) fn to_message(packet: &Packet) -> Message {
-    match packet.to_frame() {
-        Frame::Text(text) => Message::text(text),
-        Frame::Binary(data) => Message::binary(data),
-    }
-}
-
-/// What a WebSocket message means to the session.
-pub(crate) enum Incoming {
-    Packet(Result<Packet, DecodeError>),
-    /// The peer closed the WebSocket.
-    Close,
-    /// A ping or pong frame (the WebSocket layer answers pings itself).
-    Control,
-}
-
-pub(crate) fn from_message(message: Message) -> Incoming {
-    if message.is_text() {
-        Incoming::Packet(Packet::decode_text(message.into_payload().into()))
-    } else if message.is_binary() {
-        Incoming::Packet(Ok(Packet::decode_binary(message.into_payload().into())))
-    } else if message.is_close() {
-        Incoming::Close
-    } else {
-        Incoming::Control
-    }
-}
-
-/// After a read error: when a fragmented message grew past the limit, tokio-websockets
-/// reports it without queueing a close frame (it does for a single oversized frame), so
-/// queue 1009 here; the close that follows then sends it.
-pub(crate) fn queue_close_for(ws: &mut WsStream, error: &tokio_websockets::Error) {
-    if let tokio_websockets::Error::PayloadTooLong { .. } = error {
-        let close = Message::close(Some(tokio_websockets::CloseCode::MESSAGE_TOO_BIG), "");
-        // Fails only if a close is already queued, which is what we want anyway.
-        let _ = std::pin::Pin::new(ws).start_send(close);
-    }
-}
-
-/// Closes a WebSocket in the background: sends a close frame (or the one the WebSocket
-/// layer queued after a protocol error), waits briefly for the peer's, then drops it.
+/// Closes a WebSocket in the background: sends a close frame (or the one queued after a
+/// protocol error), waits briefly for the peer's, then drops the connection.
 pub(crate) fn close_in_background(mut ws: WsStream) {
     tokio::spawn(async move {
-        let close = std::future::poll_fn(|cx| std::pin::Pin::new(&mut ws).poll_close(cx));
+        let close = std::future::poll_fn(|cx| ws.poll_close(cx));
         let _ = tokio::time::timeout(CLOSE_LINGER, close).await;
     });
 }

@@ -1,5 +1,9 @@
 //! A WebSocket echo server on hyper's upgrade path, with one of the candidate crates.
-//! Usage: ws-echo <tokio-websockets|tungstenite|fastwebsockets> [port]
+//! Usage: ws-echo <ours|tokio-websockets|tungstenite|fastwebsockets> [port]
+//!
+//! `ours` is the framing the engine runs on (`engineio_proto::websocket`), driven the same
+//! way: the TCP stream taken back from hyper, reads into one per-thread buffer, one write
+//! per batch of replies. It is the floor `bench/run.sh` compares the Socket.IO servers to.
 
 use std::convert::Infallible;
 
@@ -14,6 +18,7 @@ use sha1::{Digest, Sha1};
 
 #[derive(Clone, Copy)]
 enum Crate {
+    Ours,
     TokioWebsockets,
     Tungstenite,
     Fastwebsockets,
@@ -22,10 +27,11 @@ enum Crate {
 fn main() {
     let mut args = std::env::args().skip(1);
     let which = match args.next().as_deref() {
+        Some("ours") => Crate::Ours,
         Some("tokio-websockets") => Crate::TokioWebsockets,
         Some("tungstenite") => Crate::Tungstenite,
         Some("fastwebsockets") => Crate::Fastwebsockets,
-        _ => panic!("usage: ws-echo <tokio-websockets|tungstenite|fastwebsockets> [port]"),
+        _ => panic!("usage: ws-echo <ours|tokio-websockets|tungstenite|fastwebsockets> [port]"),
     };
     let port: u16 = args.next().map_or(3000, |p| p.parse().unwrap());
     let workers: usize = std::env::var("WORKERS").map_or(1, |w| w.parse().unwrap());
@@ -60,8 +66,14 @@ async fn handle(mut req: Request<Incoming>, which: Crate) -> Result<Response<Emp
     );
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        let io = TokioIo::new(on_upgrade.await.unwrap());
+        let upgraded = on_upgrade.await.unwrap();
+        if let Crate::Ours = which {
+            let parts = upgraded.downcast::<TokioIo<tokio::net::TcpStream>>().unwrap();
+            return ours(parts.io.into_inner(), &parts.read_buf).await;
+        }
+        let io = TokioIo::new(upgraded);
         match which {
+            Crate::Ours => unreachable!(),
             Crate::TokioWebsockets => {
                 let mut ws = tokio_websockets::ServerBuilder::new().serve(io);
                 while let Some(Ok(msg)) = ws.next().await {
@@ -113,4 +125,60 @@ async fn handle(mut req: Request<Incoming>, which: Crate) -> Result<Response<Emp
         .header("sec-websocket-accept", accept)
         .body(Empty::new())
         .unwrap())
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; 64 * 1024]);
+}
+
+/// Echoes text and binary messages with our framing: every read decoded at once, every
+/// reply of that read written together.
+async fn ours(stream: tokio::net::TcpStream, prefix: &[u8]) {
+    use engineio_proto::websocket::{FrameDecoder, Opcode, WsMessage, encode_header};
+    use tokio::io::AsyncWriteExt;
+    let mut stream = stream;
+    let mut decoder = FrameDecoder::new(1 << 20);
+    let mut out = Vec::new();
+    let mut echo = |input: &[u8], out: &mut Vec<u8>| -> bool {
+        let mut input = input;
+        loop {
+            match decoder.decode(&mut input) {
+                Ok(Some(WsMessage::Text(data))) => reply(out, Opcode::Text, &data),
+                Ok(Some(WsMessage::Binary(data))) => reply(out, Opcode::Binary, &data),
+                Ok(Some(WsMessage::Close(_))) | Err(_) => return false,
+                Ok(Some(_)) => {}
+                Ok(None) => return true,
+            }
+        }
+    };
+    fn reply(out: &mut Vec<u8>, opcode: Opcode, data: &[u8]) {
+        let (header, len) = encode_header(opcode, data.len());
+        out.extend_from_slice(&header[..len]);
+        out.extend_from_slice(data);
+    }
+    if !echo(prefix, &mut out) {
+        return;
+    }
+    loop {
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        if stream.readable().await.is_err() {
+            return;
+        }
+        let open = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            match stream.try_read(&mut scratch) {
+                Ok(0) => false,
+                Ok(n) => echo(&scratch[..n], &mut out),
+                Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+            }
+        });
+        if !open {
+            return;
+        }
+    }
 }

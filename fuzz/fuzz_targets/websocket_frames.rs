@@ -1,0 +1,43 @@
+//! WebSocket frames from a client: decoding never panics, never holds a message over the
+//! limit, and gives the same messages (or the same error) whether the bytes arrive at once
+//! or split at any point.
+#![no_main]
+
+use engineio_proto::websocket::{FrameDecoder, WsMessage};
+use libfuzzer_sys::fuzz_target;
+
+const LIMIT: usize = 4096;
+
+fn decode(pieces: &[&[u8]]) -> (Vec<WsMessage>, Option<engineio_proto::websocket::WsError>) {
+    let mut decoder = FrameDecoder::new(LIMIT);
+    let mut messages = Vec::new();
+    for piece in pieces {
+        let mut piece = *piece;
+        loop {
+            match decoder.decode(&mut piece) {
+                Ok(Some(message)) => {
+                    if let WsMessage::Text(data) | WsMessage::Binary(data) = &message {
+                        assert!(data.len() <= LIMIT);
+                    }
+                    if let WsMessage::Text(data) = &message {
+                        assert!(std::str::from_utf8(data).is_ok());
+                    }
+                    messages.push(message);
+                }
+                Ok(None) => break,
+                Err(error) => return (messages, Some(error)),
+            }
+        }
+    }
+    (messages, None)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&split, data)) = data.split_first() else {
+        return;
+    };
+    let at = (split as usize).min(data.len());
+    let whole = decode(&[data]);
+    let split = decode(&[&data[..at], &data[at..]]);
+    assert_eq!(whole, split);
+});
