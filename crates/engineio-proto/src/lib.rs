@@ -37,6 +37,7 @@ mod error;
 mod handshake;
 mod packet;
 mod payload;
+pub mod queue;
 mod session;
 mod sid;
 mod time;

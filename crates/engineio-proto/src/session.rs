@@ -8,11 +8,12 @@
 //! schedule and pong deadline, the upgrade probe, the one-GET-at-a-time rule of long-polling
 //! and what each kind of close sends.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
+
+use crate::queue::Queue;
 
 use crate::handshake::Handshake;
 use crate::packet::{Message, PROBE, Packet};
@@ -272,10 +273,10 @@ pub struct Session {
     upgrade: Upgrade,
     heartbeat: Heartbeat,
     /// Packets waiting for the transport: for long-polling, until the next GET.
-    buffer: VecDeque<Packet>,
+    buffer: Queue<Packet>,
     /// Actions that come before the buffer: answers to GETs, probe traffic, closes.
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
+    transmits: Queue<Transmit>,
+    events: Queue<Event>,
 }
 
 impl Session {
@@ -296,7 +297,7 @@ impl Session {
             ping_timeout: millis(config.ping_timeout),
             max_payload: config.max_payload,
         };
-        let mut buffer = VecDeque::with_capacity(1);
+        let mut buffer = Queue::new();
         buffer.push_back(Packet::Open(Bytes::from(handshake.to_json())));
         Session {
             heartbeat: Heartbeat::PingAt(now + config.ping_interval),
@@ -307,8 +308,8 @@ impl Session {
             poll_pending: false,
             upgrade: Upgrade::None,
             buffer,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: Queue::new(),
+            events: Queue::new(),
         }
     }
 

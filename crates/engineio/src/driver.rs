@@ -6,13 +6,13 @@
 //! poll drains the queues shared with the HTTP side, reads the WebSockets until they would
 //! block, then flushes, so a burst of messages costs one `writev`.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use engineio_proto::queue::Queue;
 use engineio_proto::{Event, Message, PollError, Session, Timestamp, Transmit, TransportKind};
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
@@ -48,8 +48,8 @@ pub(crate) struct SessionDriver {
     timer: Pin<Box<Sleep>>,
     timer_deadline: Option<Timestamp>,
     /// Scratch queues swapped with the shared ones, so steady traffic allocates nothing.
-    requests: VecDeque<SessionRequest>,
-    outbox: VecDeque<Message>,
+    requests: Queue<SessionRequest>,
+    outbox: Queue<Message>,
     /// Why the session closed, once it has.
     close_reason: Option<engineio_proto::CloseReason>,
     /// A GET was answered as the session closed.
@@ -85,8 +85,8 @@ impl SessionDriver {
             pending_poll: None,
             timer,
             timer_deadline: deadline,
-            requests: VecDeque::new(),
-            outbox: VecDeque::new(),
+            requests: Queue::new(),
+            outbox: Queue::new(),
             close_reason: None,
             answered_poll_at_close: false,
             linger: None,
@@ -113,7 +113,7 @@ impl SessionDriver {
         let close_requested =
             self.shared
                 .take(&mut self.requests, &mut self.outbox, can_take_outbox);
-        for message in self.outbox.drain(..) {
+        for message in self.outbox.drain() {
             // Refused only once the session is closing; the message is then dropped.
             let _ = self.core.send(message);
         }
@@ -123,7 +123,7 @@ impl SessionDriver {
             CloseRequest::Within(grace) => self.core.close_within(now, grace),
         }
         let mut requests = std::mem::take(&mut self.requests);
-        for request in requests.drain(..) {
+        for request in requests.drain() {
             self.handle_request(now, request);
         }
         self.requests = requests;
@@ -177,7 +177,7 @@ impl SessionDriver {
         self.shared.take(&mut self.requests, &mut self.outbox, true);
         self.outbox.clear();
         let mut answered = false;
-        for request in self.requests.drain(..) {
+        for request in self.requests.drain() {
             match request {
                 SessionRequest::Poll(reply) if !answered => {
                     answered = true;

@@ -7,7 +7,6 @@
 //! Both queues sit behind one short-held mutex; an idle session's queues allocate nothing,
 //! which keeps a held connection small.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -16,6 +15,7 @@ use std::time::Duration;
 
 use atomic_waker::AtomicWaker;
 use bytes::Bytes;
+use engineio_proto::queue::Queue;
 use engineio_proto::{Message, PollError, Sid, TransportKind};
 use http::request::Parts;
 use tokio::sync::{Notify, oneshot};
@@ -107,9 +107,9 @@ pub(crate) enum SessionRequest {
 
 #[derive(Default)]
 pub(crate) struct QueueState {
-    pub(crate) outbox: VecDeque<Message>,
+    pub(crate) outbox: Queue<Message>,
     outbox_bytes: usize,
-    pub(crate) requests: VecDeque<SessionRequest>,
+    pub(crate) requests: Queue<SessionRequest>,
     pub(crate) close_requested: CloseRequest,
     closed: bool,
     /// The task is running and will look at the queues before it sleeps: no wake needed.
@@ -243,8 +243,8 @@ impl Shared {
     /// Returns the close request, if any.
     pub(crate) fn take(
         &self,
-        requests: &mut VecDeque<SessionRequest>,
-        outbox: &mut VecDeque<Message>,
+        requests: &mut Queue<SessionRequest>,
+        outbox: &mut Queue<Message>,
         take_outbox: bool,
     ) -> CloseRequest {
         let mut queues = self.lock();
@@ -282,10 +282,10 @@ impl Shared {
 
     /// For the task, when the session ends: refuses further sends and returns the requests
     /// still queued so that their callers get an answer.
-    pub(crate) fn mark_closed(&self) -> VecDeque<SessionRequest> {
+    pub(crate) fn mark_closed(&self) -> Queue<SessionRequest> {
         let mut queues = self.lock();
         queues.closed = true;
-        queues.outbox = VecDeque::new();
+        queues.outbox = Queue::new();
         queues.outbox_bytes = 0;
         let requests = std::mem::take(&mut queues.requests);
         drop(queues);

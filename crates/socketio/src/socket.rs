@@ -1,9 +1,10 @@
 //! A client's socket in one namespace.
 
 mod emitter;
+mod handlers;
 mod lifecycle;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,8 +23,8 @@ use crate::dispatch::{Job, JobQueue};
 use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::event::{AckSender, Event};
 use crate::handler::{
-    DisconnectHandler, ErasedEventHandler, EventHandler, HandlerOutput, PacketMiddleware,
-    disconnect_handler, erase_event_handler,
+    DisconnectHandler, EventHandler, HandlerOutput, PacketMiddleware, disconnect_handler,
+    erase_event_handler,
 };
 use crate::handshake::Handshake;
 pub use crate::id::SocketId;
@@ -31,6 +32,7 @@ use crate::namespace::{Namespace, NamespaceInner};
 use crate::recovery::Recovery;
 use crate::rooms::IntoRooms;
 pub use emitter::SocketEmitter;
+use handlers::HandlerTable;
 
 /// Identifies a catch-all listener, to remove it with `off_any`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,7 +59,7 @@ pub(crate) enum AckWaiter {
 }
 
 struct State {
-    handlers: HashMap<String, Arc<[ErasedEventHandler]>>,
+    handlers: HandlerTable,
     any: Vec<(ListenerId, AnyListener)>,
     outgoing: Vec<(ListenerId, OutgoingListener)>,
     middlewares: Vec<PacketMiddleware>,
@@ -149,7 +151,7 @@ impl Socket {
     ) -> Socket {
         let config = &ns.config;
         let state = State {
-            handlers: HashMap::new(),
+            handlers: HandlerTable::default(),
             any: Vec::new(),
             outgoing: Vec::new(),
             middlewares: Vec::new(),
@@ -266,14 +268,7 @@ impl Socket {
     /// ```
     pub fn on<M, H: EventHandler<M>>(&self, event: impl Into<String>, handler: H) {
         let handler = erase_event_handler(handler);
-        let mut state = self.lock();
-        let entry = state
-            .handlers
-            .entry(event.into())
-            .or_insert_with(|| Arc::from([]));
-        let mut handlers = entry.to_vec();
-        handlers.push(handler);
-        *entry = Arc::from(handlers);
+        self.lock().handlers.add(event.into(), handler);
     }
 
     /// Removes every handler of `event`.

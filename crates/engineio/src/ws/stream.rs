@@ -10,12 +10,12 @@
 //! most of it (valgrind's dhat); see `docs/benchmarks.md` for the figure with this one.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
+use engineio_proto::queue::Queue;
 use engineio_proto::websocket::{FrameDecoder, Opcode, WsError, WsMessage, encode_header};
 use engineio_proto::{DecodeError, Frame, Packet};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -110,12 +110,12 @@ pub(crate) struct WsStream {
     io: WsIo,
     decoder: FrameDecoder,
     /// Messages decoded from the last read and not yet taken.
-    inbox: VecDeque<Incoming>,
+    inbox: Queue<Incoming>,
     /// How reading ended, once it has; reported after `inbox`.
     read_end: Option<ReadEnd>,
     /// Reading is over and its end was reported.
     read_done: bool,
-    outbox: VecDeque<OutFrame>,
+    outbox: Queue<OutFrame>,
     /// Bytes of the front frame of `outbox` already written.
     written: usize,
     /// The answer to the latest ping, not yet queued. Only the latest is answered (RFC
@@ -130,10 +130,10 @@ impl WsStream {
         WsStream {
             io,
             decoder: FrameDecoder::new(max_payload),
-            inbox: VecDeque::new(),
+            inbox: Queue::new(),
             read_end: None,
             read_done: false,
-            outbox: VecDeque::new(),
+            outbox: Queue::new(),
             written: 0,
             pong: None,
             close_queued: false,

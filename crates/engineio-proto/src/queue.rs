@@ -1,0 +1,157 @@
+//! A first-in first-out queue that keeps its first item inline.
+//!
+//! A session's queues (events, transmits, frames to write) almost always hold one item at
+//! a time and sit empty between messages. A `VecDeque` keeps its capacity once it has
+//! grown, so ten thousand idle connections each kept four slots of every queue (measured
+//! with valgrind's dhat: about 0.8 KB per connection). [`Queue`] holds one item without
+//! allocating and gives back what it allocated for a burst as soon as the burst is drained.
+
+use std::collections::VecDeque;
+
+/// A FIFO that holds its first item inline and frees its overflow once drained.
+///
+/// ```
+/// use engineio_proto::queue::Queue;
+///
+/// let mut queue = Queue::new();
+/// queue.push_back(1);
+/// queue.push_back(2);
+/// assert_eq!(queue.len(), 2);
+/// assert_eq!(queue.iter().copied().collect::<Vec<_>>(), [1, 2]);
+/// assert_eq!(queue.pop_front(), Some(1));
+/// assert_eq!(queue.pop_front(), Some(2));
+/// assert_eq!(queue.pop_front(), None);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Queue<T> {
+    /// The front item. `None` only when the queue is empty.
+    head: Option<T>,
+    /// The items after the front one.
+    rest: VecDeque<T>,
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Queue::new()
+    }
+}
+
+impl<T> Queue<T> {
+    /// An empty queue; it allocates nothing until it holds two items.
+    pub const fn new() -> Self {
+        Queue {
+            head: None,
+            rest: VecDeque::new(),
+        }
+    }
+
+    /// Adds an item at the back.
+    pub fn push_back(&mut self, item: T) {
+        if self.head.is_none() {
+            self.head = Some(item);
+        } else {
+            self.rest.push_back(item);
+        }
+    }
+
+    /// Takes the front item.
+    pub fn pop_front(&mut self) -> Option<T> {
+        let item = self.head.take()?;
+        self.head = self.rest.pop_front();
+        if self.head.is_none() && self.rest.capacity() > 0 {
+            self.rest = VecDeque::new();
+        }
+        Some(item)
+    }
+
+    /// The front item.
+    pub fn front(&self) -> Option<&T> {
+        self.head.as_ref()
+    }
+
+    /// Whether the queue is empty.
+    pub fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    /// How many items the queue holds.
+    pub fn len(&self) -> usize {
+        usize::from(self.head.is_some()) + self.rest.len()
+    }
+
+    /// Drops every item and any allocation.
+    pub fn clear(&mut self) {
+        self.head = None;
+        self.rest = VecDeque::new();
+    }
+
+    /// The items, front to back.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.head.iter().chain(self.rest.iter())
+    }
+
+    /// Takes every item, front to back.
+    pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+        std::iter::from_fn(move || self.pop_front())
+    }
+}
+
+impl<T> Extend<T> for Queue<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, items: I) {
+        for item in items {
+            self.push_back(item);
+        }
+    }
+}
+
+impl<T> IntoIterator for Queue<T> {
+    type Item = T;
+    type IntoIter =
+        std::iter::Chain<std::option::IntoIter<T>, std::collections::vec_deque::IntoIter<T>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.head.into_iter().chain(self.rest)
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Queue<T> {
+    type Item = &'a T;
+    type IntoIter =
+        std::iter::Chain<std::option::Iter<'a, T>, std::collections::vec_deque::Iter<'a, T>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.head.iter().chain(self.rest.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Queue;
+
+    #[test]
+    fn keeps_order_across_the_inline_slot() {
+        let mut queue = Queue::new();
+        for i in 0..5 {
+            queue.push_back(i);
+        }
+        assert_eq!(queue.pop_front(), Some(0));
+        queue.push_back(5);
+        assert_eq!(queue.drain().collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn one_item_allocates_nothing_and_a_drained_burst_is_freed() {
+        let mut queue = Queue::new();
+        queue.push_back(1);
+        assert_eq!(queue.rest.capacity(), 0);
+        queue.push_back(2);
+        queue.push_back(3);
+        assert!(queue.rest.capacity() > 0);
+        queue.pop_front();
+        queue.pop_front();
+        queue.pop_front();
+        assert_eq!(queue.rest.capacity(), 0);
+        assert_eq!(queue.len(), 0);
+    }
+}
