@@ -69,7 +69,9 @@ async fn handle(mut req: Request<Incoming>, which: Crate) -> Result<Response<Emp
         let upgraded = on_upgrade.await.unwrap();
         if let Crate::Ours = which {
             let parts = upgraded.downcast::<TokioIo<tokio::net::TcpStream>>().unwrap();
-            return ours(parts.io.into_inner(), &parts.read_buf).await;
+            // A copy: holding hyper's buffer would keep its 8 KiB for the connection's life.
+            let prefix = parts.read_buf.to_vec();
+            return ours(parts.io.into_inner(), prefix).await;
         }
         let io = TokioIo::new(upgraded);
         match which {
@@ -133,7 +135,7 @@ thread_local! {
 
 /// Echoes text and binary messages with our framing: every read decoded at once, every
 /// reply of that read written together.
-async fn ours(stream: tokio::net::TcpStream, prefix: &[u8]) {
+async fn ours(stream: tokio::net::TcpStream, prefix: Vec<u8>) {
     use engineio_proto::websocket::{FrameDecoder, Opcode, WsMessage, encode_header};
     use tokio::io::AsyncWriteExt;
     let mut stream = stream;
@@ -156,9 +158,10 @@ async fn ours(stream: tokio::net::TcpStream, prefix: &[u8]) {
         out.extend_from_slice(&header[..len]);
         out.extend_from_slice(data);
     }
-    if !echo(prefix, &mut out) {
+    if !echo(&prefix, &mut out) {
         return;
     }
+    drop(prefix);
     loop {
         if !out.is_empty() {
             if stream.write_all(&out).await.is_err() {
