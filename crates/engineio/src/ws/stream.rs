@@ -6,8 +6,8 @@
 //! An idle connection therefore holds no read or write buffer at all.
 //!
 //! Measured with `bench/run.sh connect --conns 10000` (resident memory per held
-//! connection): 11.1 KB on tokio-websockets, whose 8 KiB read buffer per connection was
-//! most of it (valgrind's dhat); see `docs/benchmarks.md` for the figure with this one.
+//! connection): 11.2 KB on tokio-websockets, whose 8 KiB read buffer per connection was
+//! most of it (valgrind's dhat), 6.6 KB with this stream (`docs/benchmarks.md`).
 
 use std::cell::RefCell;
 use std::fmt;
