@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use std::sync::Arc;
+
 use crate::queue::Queue;
 
 use crate::handshake::Handshake;
@@ -264,7 +266,8 @@ impl std::error::Error for SessionClosed {}
 /// and what each kind of close sends.
 #[derive(Debug)]
 pub struct Session {
-    config: SessionConfig,
+    /// Shared by every session of a server: one pointer per session, not 80 bytes.
+    config: Arc<SessionConfig>,
     sid: Sid,
     transport: TransportKind,
     state: State,
@@ -284,7 +287,13 @@ impl Session {
     ///
     /// For long-polling, the request that opened the session counts as the first GET: call
     /// [`handle_poll`](Self::handle_poll) for it.
-    pub fn new(sid: Sid, config: SessionConfig, transport: TransportKind, now: Timestamp) -> Self {
+    pub fn new(
+        sid: Sid,
+        config: impl Into<Arc<SessionConfig>>,
+        transport: TransportKind,
+        now: Timestamp,
+    ) -> Self {
+        let config = config.into();
         let upgrades = if transport == TransportKind::Polling && config.allow_upgrades {
             vec![TransportKind::WebSocket.as_str().to_owned()]
         } else {

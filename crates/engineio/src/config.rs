@@ -363,7 +363,7 @@ impl Default for Transports {
 #[derive(Clone)]
 pub(crate) struct EngineConfig {
     pub(crate) path: String,
-    pub(crate) session: SessionConfig,
+    pub(crate) session: std::sync::Arc<SessionConfig>,
     pub(crate) transports: Transports,
     pub(crate) cors: Option<CorsLayer>,
     pub(crate) allowed_origins: Option<Vec<HeaderValue>>,
@@ -579,7 +579,7 @@ impl EngineIoBuilder {
         }
         Ok(EngineConfig {
             path: self.path,
-            session,
+            session: session.into(),
             transports: self.transports,
             cors: self.cors.map(Cors::into_layer).transpose()?,
             allowed_origins: self.allowed_origins.transpose()?,

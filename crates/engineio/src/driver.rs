@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use engineio_proto::queue::Queue;
-use engineio_proto::{Event, Message, PollError, Session, Timestamp, Transmit, TransportKind};
+use engineio_proto::{Event, PollError, Session, Timestamp, Transmit, TransportKind};
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
@@ -47,9 +47,6 @@ pub(crate) struct SessionDriver {
     pending_poll: Option<oneshot::Sender<PollReply>>,
     timer: Pin<Box<Sleep>>,
     timer_deadline: Option<Timestamp>,
-    /// Scratch queues swapped with the shared ones, so steady traffic allocates nothing.
-    requests: Queue<SessionRequest>,
-    outbox: Queue<Message>,
     /// Why the session closed, once it has.
     close_reason: Option<engineio_proto::CloseReason>,
     /// A GET was answered as the session closed.
@@ -85,8 +82,6 @@ impl SessionDriver {
             pending_poll: None,
             timer,
             timer_deadline: deadline,
-            requests: Queue::new(),
-            outbox: Queue::new(),
             close_reason: None,
             answered_poll_at_close: false,
             linger: None,
@@ -110,10 +105,13 @@ impl SessionDriver {
             return self.step_lingering(now, deadline);
         }
         let can_take_outbox = self.can_take_outbox();
-        let close_requested =
-            self.shared
-                .take(&mut self.requests, &mut self.outbox, can_take_outbox);
-        for message in self.outbox.drain() {
+        // Taken by swapping in empty queues, which hold one item without allocating: the
+        // session keeps no queue of its own between rounds.
+        let (mut requests, mut outbox) = (Queue::new(), Queue::new());
+        let close_requested = self
+            .shared
+            .take(&mut requests, &mut outbox, can_take_outbox);
+        for message in outbox.drain() {
             // Refused only once the session is closing; the message is then dropped.
             let _ = self.core.send(message);
         }
@@ -122,11 +120,9 @@ impl SessionDriver {
             CloseRequest::Graceful => self.core.close(now),
             CloseRequest::Within(grace) => self.core.close_within(now, grace),
         }
-        let mut requests = std::mem::take(&mut self.requests);
         for request in requests.drain() {
             self.handle_request(now, request);
         }
-        self.requests = requests;
 
         // The probe first: if it completes the upgrade it becomes the main WebSocket, whose
         // frames already buffered (a message right after `5`) must be read now.
@@ -174,10 +170,11 @@ impl SessionDriver {
     }
 
     fn step_lingering(&mut self, now: Timestamp, deadline: Timestamp) -> bool {
-        self.shared.take(&mut self.requests, &mut self.outbox, true);
-        self.outbox.clear();
+        let (mut requests, mut outbox) = (Queue::new(), Queue::new());
+        self.shared.take(&mut requests, &mut outbox, true);
+        drop(outbox);
         let mut answered = false;
-        for request in self.requests.drain() {
+        for request in requests.drain() {
             match request {
                 SessionRequest::Poll(reply) if !answered => {
                     answered = true;

@@ -39,6 +39,7 @@ mod config;
 mod driver;
 mod error;
 mod handler;
+mod head;
 mod registry;
 mod serve;
 mod server;

@@ -363,7 +363,7 @@ impl EngineInner {
     ) -> (Arc<Shared>, SessionDriver) {
         let shared = Arc::new(Shared::new(
             sid,
-            detach(parts),
+            parts,
             transport,
             self.config.max_buffered_bytes,
         ));
@@ -626,36 +626,6 @@ fn switching_protocols(accept: HeaderValue) -> Response<ResponseBody> {
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     response
-}
-
-/// The request head as the session keeps it for its life, in allocations of its own:
-/// hyper's header values and URI are slices of its read buffer, and keeping them would
-/// keep that whole buffer (4 KiB and more) per connection (measured with valgrind's dhat).
-fn detach(parts: Parts) -> Parts {
-    let mut copy = Request::new(());
-    *copy.method_mut() = parts.method;
-    *copy.version_mut() = parts.version;
-    *copy.uri_mut() = http::Uri::try_from(parts.uri.to_string()).unwrap_or(parts.uri);
-    // Every value in one allocation, each header's a slice of it.
-    let mut values =
-        bytes::BytesMut::with_capacity(parts.headers.values().map(|v| v.len()).sum());
-    for value in parts.headers.values() {
-        values.extend_from_slice(value.as_bytes());
-    }
-    let mut values = values.freeze();
-    let headers = copy.headers_mut();
-    headers.reserve(parts.headers.len());
-    for (name, value) in &parts.headers {
-        let name = http::header::HeaderName::from_bytes(name.as_str().as_bytes())
-            .unwrap_or_else(|_| name.clone());
-        let shared = values.split_to(value.len());
-        let mut owned =
-            http::HeaderValue::from_maybe_shared(shared).unwrap_or_else(|_| value.clone());
-        owned.set_sensitive(value.is_sensitive());
-        headers.append(name, owned);
-    }
-    *copy.extensions_mut() = parts.extensions;
-    copy.into_parts().0
 }
 
 #[cfg(test)]

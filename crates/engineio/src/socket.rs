@@ -18,6 +18,8 @@ use bytes::Bytes;
 use engineio_proto::queue::Queue;
 use engineio_proto::{Message, PollError, Sid, TransportKind};
 use http::request::Parts;
+
+use crate::head::RequestHead;
 use tokio::sync::{Notify, oneshot};
 
 use crate::ws::WsStream;
@@ -123,7 +125,7 @@ pub(crate) struct Shared {
     pub(crate) sid: Sid,
     /// A number for logs: the session id is a bearer token and is never logged.
     pub(crate) log_id: u64,
-    request: Parts,
+    request: RequestHead,
     queues: Mutex<QueueState>,
     waker: AtomicWaker,
     space: Notify,
@@ -147,7 +149,7 @@ impl Shared {
         Shared {
             sid,
             log_id: NEXT_LOG_ID.fetch_add(1, Ordering::Relaxed),
-            request,
+            request: RequestHead::new(request),
             queues: Mutex::new(QueueState::default()),
             waker: AtomicWaker::new(),
             space: Notify::new(),
@@ -354,16 +356,12 @@ impl EngineSocket {
     /// The request that opened the session: method, URI with its query, headers, and
     /// extensions such as [`RemoteAddr`].
     pub fn request(&self) -> &Parts {
-        &self.shared.request
+        self.shared.request.parts()
     }
 
     /// The client's address, if the server put a [`RemoteAddr`] extension on the request.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.shared
-            .request
-            .extensions
-            .get::<RemoteAddr>()
-            .map(|addr| addr.0)
+        self.shared.request.remote()
     }
 
     /// The transport the session runs on now.

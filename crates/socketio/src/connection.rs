@@ -225,7 +225,14 @@ impl Connection {
             return;
         };
         let socket = namespace.0.admit(self.shared.clone(), auth);
-        self.shared.sockets().push((nsp, socket.clone()));
+        {
+            let mut sockets = self.shared.sockets();
+            if sockets.capacity() == 0 {
+                // Most connections join one namespace: no room for three more.
+                sockets.reserve_exact(1);
+            }
+            sockets.push((nsp, socket.clone()));
+        }
         let joining = socket.clone();
         if socket.submit(Box::pin(joining.join_namespace())).is_err() {
             self.shared.close(DisconnectReason::ForcedServerClose);

@@ -1,6 +1,6 @@
 //! Rooms: named groups of sockets within a namespace, and the index of who is in which.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::id::{IdMap, IdSet, SocketId};
@@ -97,7 +97,7 @@ pub enum RoomEvent {
 /// The sockets of one namespace on this server (handles of type `S`), and their rooms.
 pub(crate) struct RoomIndex<S> {
     pub(crate) sockets: IdMap<S>,
-    rooms: HashMap<Arc<str>, IdSet>,
+    rooms: HashMap<Arc<str>, Members>,
     socket_rooms: IdMap<Vec<Arc<str>>>,
 }
 
@@ -125,7 +125,7 @@ impl<S> RoomIndex<S> {
                 Some((name, _)) => name.clone(),
                 None => {
                     let name: Arc<str> = Arc::from(room.as_str());
-                    self.rooms.insert(name.clone(), IdSet::default());
+                    self.rooms.insert(name.clone(), Members::default());
                     events.push(RoomEvent::Create(room.clone()));
                     name
                 }
@@ -135,6 +135,10 @@ impl<S> RoomIndex<S> {
                 .get_mut(&name)
                 .is_some_and(|members| members.insert(id))
             {
+                if joined.capacity() == 0 {
+                    // Most sockets are only in their own room: no room for three more.
+                    joined.reserve_exact(1);
+                }
                 joined.push(name);
                 events.push(RoomEvent::Join {
                     room: room.clone(),
@@ -187,7 +191,7 @@ impl<S> RoomIndex<S> {
     }
 
     pub(crate) fn members(&self, room: &str) -> usize {
-        self.rooms.get(room).map_or(0, HashSet::len)
+        self.rooms.get(room).map_or(0, Members::len)
     }
 
     /// Calls `f` with each socket in any of `rooms` (every socket if empty) and in none of
@@ -217,7 +221,12 @@ impl<S> RoomIndex<S> {
             _ => {
                 let mut seen = IdSet::default();
                 for room in rooms {
-                    for id in self.rooms.get(room.as_str()).into_iter().flatten() {
+                    for id in self
+                        .rooms
+                        .get(room.as_str())
+                        .into_iter()
+                        .flat_map(Members::iter)
+                    {
                         if seen.insert(*id) {
                             visit(id);
                         }
@@ -225,5 +234,100 @@ impl<S> RoomIndex<S> {
                 }
             }
         }
+    }
+}
+
+/// The members of one room. Every socket has a room of its own with itself alone in it,
+/// so a single member is kept inline: a set for it took 100 bytes per connection
+/// (valgrind's dhat, `bench/run.sh connect`).
+#[derive(Debug)]
+enum Members {
+    One(SocketId),
+    Many(IdSet),
+}
+
+impl Default for Members {
+    fn default() -> Self {
+        Members::Many(IdSet::default())
+    }
+}
+
+impl Members {
+    fn insert(&mut self, id: SocketId) -> bool {
+        match self {
+            Members::One(only) if *only == id => false,
+            Members::One(only) => {
+                let mut set = IdSet::default();
+                set.insert(*only);
+                set.insert(id);
+                *self = Members::Many(set);
+                true
+            }
+            Members::Many(set) if set.is_empty() => {
+                *self = Members::One(id);
+                true
+            }
+            Members::Many(set) => set.insert(id),
+        }
+    }
+
+    fn remove(&mut self, id: &SocketId) -> bool {
+        match self {
+            Members::One(only) if only == id => {
+                *self = Members::default();
+                true
+            }
+            Members::One(_) => false,
+            Members::Many(set) => set.remove(id),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Members::One(_) => 1,
+            Members::Many(set) => set.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &SocketId> {
+        let (one, many) = match self {
+            Members::One(id) => (Some(id), None),
+            Members::Many(set) => (None, Some(set)),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_grow_from_one_and_shrink_to_none() {
+        let (a, b) = (SocketId::random(), SocketId::random());
+        let mut members = Members::default();
+        assert!(members.is_empty());
+        assert!(members.insert(a));
+        assert!(matches!(members, Members::One(_)));
+        assert!(!members.insert(a));
+        assert!(members.insert(b));
+        assert_eq!(members.len(), 2);
+        let mut all: Vec<_> = members.iter().copied().collect();
+        all.sort_by_key(|id| id.as_str().to_owned());
+        let mut expected = vec![a, b];
+        expected.sort_by_key(|id| id.as_str().to_owned());
+        assert_eq!(all, expected);
+        assert!(members.remove(&a));
+        assert!(!members.remove(&a));
+        assert!(members.remove(&b));
+        assert!(members.is_empty());
+        assert!(members.insert(b));
+        assert!(!members.remove(&a));
+        assert!(members.remove(&b));
+        assert_eq!(members.iter().count(), 0);
     }
 }

@@ -45,7 +45,9 @@ impl Default for DecoderLimits {
 #[derive(Debug, Default)]
 pub struct JsonDecoder {
     limits: DecoderLimits,
-    pending: Option<Pending>,
+    /// A binary packet waiting for its attachments; boxed, as most connections never
+    /// have one and it would cost each of them 150 bytes.
+    pending: Option<Box<Pending>>,
 }
 
 #[derive(Debug)]
@@ -91,7 +93,7 @@ impl JsonDecoder {
                 if pending.attachments.len() < pending.expected {
                     return Ok(None);
                 }
-                let pending = self.pending.take().ok_or(ParseError::UnexpectedBinary)?;
+                let pending = *self.pending.take().ok_or(ParseError::UnexpectedBinary)?;
                 check_placeholders(&pending.source, pending.attachments.len())?;
                 let args = Args(Repr::Json {
                     source: pending.source,
@@ -150,7 +152,7 @@ impl JsonDecoder {
                     })
                 };
                 if header.attachments > 0 {
-                    self.pending = Some(Pending {
+                    self.pending = Some(Box::new(Pending {
                         nsp,
                         event: Some((name, header.id)),
                         ack: 0,
@@ -159,7 +161,7 @@ impl JsonDecoder {
                         start,
                         expected: header.attachments,
                         attachments: Vec::with_capacity(header.attachments),
-                    });
+                    }));
                     return Ok(None);
                 }
                 PacketKind::Event {
@@ -172,7 +174,7 @@ impl JsonDecoder {
                 let id = header.id.ok_or(ParseError::InvalidAckId)?;
                 let start = ack_start(&data)?;
                 if header.attachments > 0 {
-                    self.pending = Some(Pending {
+                    self.pending = Some(Box::new(Pending {
                         nsp,
                         event: None,
                         ack: id,
@@ -181,7 +183,7 @@ impl JsonDecoder {
                         start,
                         expected: header.attachments,
                         attachments: Vec::with_capacity(header.attachments),
-                    });
+                    }));
                     return Ok(None);
                 }
                 PacketKind::Ack {

@@ -7,12 +7,31 @@ use crate::handler::ErasedEventHandler;
 /// Event handlers by name: a vector sorted by name and searched by bisection.
 ///
 /// A socket registers a handful of events; a hash map for them took 344 bytes per
-/// connection (valgrind's dhat, `bench/run.sh connect`), this takes 32 per event.
+/// connection (valgrind's dhat, `bench/run.sh connect`), this takes 40 per event, and an
+/// event's only handler is kept without a list around it.
 #[derive(Default)]
-pub(super) struct HandlerTable(Vec<(Box<str>, Arc<[ErasedEventHandler]>)>);
+pub(super) struct HandlerTable(Vec<(Box<str>, Handlers)>);
+
+/// The handlers of one event, run in this order.
+#[derive(Clone)]
+pub(super) enum Handlers {
+    One(ErasedEventHandler),
+    Many(Arc<[ErasedEventHandler]>),
+}
+
+impl std::ops::Deref for Handlers {
+    type Target = [ErasedEventHandler];
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Handlers::One(handler) => std::slice::from_ref(handler),
+            Handlers::Many(handlers) => handlers,
+        }
+    }
+}
 
 impl HandlerTable {
-    pub(super) fn get(&self, name: &str) -> Option<&Arc<[ErasedEventHandler]>> {
+    pub(super) fn get(&self, name: &str) -> Option<&Handlers> {
         let at = self.0.binary_search_by(|(key, _)| (**key).cmp(name)).ok()?;
         Some(&self.0[at].1)
     }
@@ -27,11 +46,11 @@ impl HandlerTable {
                 let entry = &mut self.0[at].1;
                 let mut handlers = entry.to_vec();
                 handlers.push(handler);
-                *entry = Arc::from(handlers);
+                *entry = Handlers::Many(Arc::from(handlers));
             }
             Err(at) => {
                 self.0.reserve_exact(1);
-                self.0.insert(at, (name.into(), Arc::from([handler])));
+                self.0.insert(at, (name.into(), Handlers::One(handler)));
             }
         }
     }

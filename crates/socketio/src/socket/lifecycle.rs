@@ -125,7 +125,7 @@ impl Socket {
         let event = Event { name, args, ack };
         let any: Vec<AnyListener> = {
             let state = self.lock();
-            state.any.iter().map(|(_, l)| l.clone()).collect()
+            state.hooks().any.iter().map(|(_, l)| l.clone()).collect()
         };
         for listener in any {
             listener(self, &event);
@@ -138,7 +138,7 @@ impl Socket {
         let (middlewares, handlers) = {
             let state = self.lock();
             (
-                state.middlewares.clone(),
+                state.hooks().middlewares.clone(),
                 state.handlers.get(event.name.as_str()).cloned(),
             )
         };
@@ -208,7 +208,10 @@ impl Socket {
         let job: Job = Box::pin(async move {
             let (disconnecting, disconnect) = {
                 let state = socket.lock();
-                (state.disconnecting.clone(), state.disconnect.clone())
+                (
+                    state.hooks().disconnecting.clone(),
+                    state.hooks().disconnect.clone(),
+                )
             };
             for handler in disconnecting {
                 handler(socket.clone(), reason).await;
@@ -220,11 +223,13 @@ impl Socket {
             // Drop the handlers: they may hold clones of this socket.
             let mut state = socket.lock();
             state.handlers.clear();
-            state.middlewares.clear();
-            state.disconnecting.clear();
-            state.disconnect.clear();
-            state.any.clear();
-            state.outgoing.clear();
+            if let Some(hooks) = state.hooks.as_deref_mut() {
+                hooks.middlewares.clear();
+                hooks.disconnecting.clear();
+                hooks.disconnect.clear();
+                hooks.any.clear();
+                hooks.outgoing.clear();
+            }
         });
         // Events still queued find the socket disconnected and return at once.
         self.0.queue.submit_always(job);
