@@ -14,6 +14,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode, header};
@@ -85,6 +86,30 @@ fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
     })
 }
 
+/// Refuses a request without one of the keys.
+fn check_key(
+    state: &ApiState,
+    headers: &HeaderMap,
+    endpoint: &'static str,
+) -> Result<(), Response> {
+    if authorized(state, headers) {
+        Ok(())
+    } else {
+        Err(Answer::error(endpoint, StatusCode::UNAUTHORIZED, "missing or unknown key").send(state))
+    }
+}
+
+/// The request's JSON body, or the answer that refuses a malformed one.
+fn json_body<T>(
+    state: &ApiState,
+    endpoint: &'static str,
+    request: Result<Json<T>, JsonRejection>,
+) -> Result<T, Response> {
+    request.map(|Json(body)| body).map_err(|rejection| {
+        Answer::error(endpoint, StatusCode::BAD_REQUEST, &rejection.body_text()).send(state)
+    })
+}
+
 fn namespace(io: &SocketIo, name: &str) -> Option<Namespace> {
     io.namespaces().into_iter().find(|ns| ns.name() == name)
 }
@@ -118,19 +143,15 @@ fn to_value(json: serde_json::Value) -> Result<Value, String> {
 pub(crate) async fn emit(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    request: Result<Json<EmitRequest>, axum::extract::rejection::JsonRejection>,
+    request: Result<Json<EmitRequest>, JsonRejection>,
 ) -> Response {
     const ENDPOINT: &str = "emit";
-    if !authorized(&state, &headers) {
-        return Answer::error(ENDPOINT, StatusCode::UNAUTHORIZED, "missing or unknown key")
-            .send(&state);
+    if let Err(refusal) = check_key(&state, &headers, ENDPOINT) {
+        return refusal;
     }
-    let request = match request {
-        Ok(Json(request)) => request,
-        Err(rejection) => {
-            return Answer::error(ENDPOINT, StatusCode::BAD_REQUEST, &rejection.body_text())
-                .send(&state);
-        }
+    let request = match json_body(&state, ENDPOINT, request) {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
     };
     let args = match (request.data, request.args) {
         (Some(_), Some(_)) => Err("give `data` or `args`, not both".to_owned()),
@@ -182,9 +203,8 @@ pub(crate) async fn sockets(
     Query(query): Query<ListQuery>,
 ) -> Response {
     const ENDPOINT: &str = "sockets";
-    if !authorized(&state, &headers) {
-        return Answer::error(ENDPOINT, StatusCode::UNAUTHORIZED, "missing or unknown key")
-            .send(&state);
+    if let Err(refusal) = check_key(&state, &headers, ENDPOINT) {
+        return refusal;
     }
     let Some(ns) = namespace(&state.io, &query.namespace) else {
         return Answer::ok(ENDPOINT, json!({ "sockets": [] })).send(&state);
@@ -216,9 +236,8 @@ pub(crate) async fn rooms(
     Query(query): Query<ListQuery>,
 ) -> Response {
     const ENDPOINT: &str = "rooms";
-    if !authorized(&state, &headers) {
-        return Answer::error(ENDPOINT, StatusCode::UNAUTHORIZED, "missing or unknown key")
-            .send(&state);
+    if let Err(refusal) = check_key(&state, &headers, ENDPOINT) {
+        return refusal;
     }
     let Some(ns) = namespace(&state.io, &query.namespace) else {
         return Answer::ok(ENDPOINT, json!({ "rooms": [] })).send(&state);
@@ -256,19 +275,15 @@ pub(crate) struct DisconnectRequest {
 pub(crate) async fn disconnect(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    request: Result<Json<DisconnectRequest>, axum::extract::rejection::JsonRejection>,
+    request: Result<Json<DisconnectRequest>, JsonRejection>,
 ) -> Response {
     const ENDPOINT: &str = "disconnect";
-    if !authorized(&state, &headers) {
-        return Answer::error(ENDPOINT, StatusCode::UNAUTHORIZED, "missing or unknown key")
-            .send(&state);
+    if let Err(refusal) = check_key(&state, &headers, ENDPOINT) {
+        return refusal;
     }
-    let request = match request {
-        Ok(Json(request)) => request,
-        Err(rejection) => {
-            return Answer::error(ENDPOINT, StatusCode::BAD_REQUEST, &rejection.body_text())
-                .send(&state);
-        }
+    let request = match json_body(&state, ENDPOINT, request) {
+        Ok(request) => request,
+        Err(refusal) => return refusal,
     };
     let Some(ns) = namespace(&state.io, &request.namespace) else {
         return Answer::ok(ENDPOINT, json!({ "disconnected": 0 })).send(&state);
