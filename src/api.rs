@@ -86,17 +86,15 @@ fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
     })
 }
 
-/// Refuses a request without one of the keys.
-fn check_key(
+/// The answer that refuses a request without one of the keys, if it has none.
+fn refusal_without_key(
     state: &ApiState,
     headers: &HeaderMap,
     endpoint: &'static str,
-) -> Result<(), Response> {
-    if authorized(state, headers) {
-        Ok(())
-    } else {
-        Err(Answer::error(endpoint, StatusCode::UNAUTHORIZED, "missing or unknown key").send(state))
-    }
+) -> Option<Response> {
+    (!authorized(state, headers)).then(|| {
+        Answer::error(endpoint, StatusCode::UNAUTHORIZED, "missing or unknown key").send(state)
+    })
 }
 
 /// The request's JSON body, or the answer that refuses a malformed one.
@@ -104,9 +102,11 @@ fn json_body<T>(
     state: &ApiState,
     endpoint: &'static str,
     request: Result<Json<T>, JsonRejection>,
-) -> Result<T, Response> {
+) -> Result<T, Box<Response>> {
     request.map(|Json(body)| body).map_err(|rejection| {
-        Answer::error(endpoint, StatusCode::BAD_REQUEST, &rejection.body_text()).send(state)
+        Box::new(
+            Answer::error(endpoint, StatusCode::BAD_REQUEST, &rejection.body_text()).send(state),
+        )
     })
 }
 
@@ -146,12 +146,12 @@ pub(crate) async fn emit(
     request: Result<Json<EmitRequest>, JsonRejection>,
 ) -> Response {
     const ENDPOINT: &str = "emit";
-    if let Err(refusal) = check_key(&state, &headers, ENDPOINT) {
+    if let Some(refusal) = refusal_without_key(&state, &headers, ENDPOINT) {
         return refusal;
     }
     let request = match json_body(&state, ENDPOINT, request) {
         Ok(request) => request,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let args = match (request.data, request.args) {
         (Some(_), Some(_)) => Err("give `data` or `args`, not both".to_owned()),
@@ -203,7 +203,7 @@ pub(crate) async fn sockets(
     Query(query): Query<ListQuery>,
 ) -> Response {
     const ENDPOINT: &str = "sockets";
-    if let Err(refusal) = check_key(&state, &headers, ENDPOINT) {
+    if let Some(refusal) = refusal_without_key(&state, &headers, ENDPOINT) {
         return refusal;
     }
     let Some(ns) = namespace(&state.io, &query.namespace) else {
@@ -236,7 +236,7 @@ pub(crate) async fn rooms(
     Query(query): Query<ListQuery>,
 ) -> Response {
     const ENDPOINT: &str = "rooms";
-    if let Err(refusal) = check_key(&state, &headers, ENDPOINT) {
+    if let Some(refusal) = refusal_without_key(&state, &headers, ENDPOINT) {
         return refusal;
     }
     let Some(ns) = namespace(&state.io, &query.namespace) else {
@@ -278,12 +278,12 @@ pub(crate) async fn disconnect(
     request: Result<Json<DisconnectRequest>, JsonRejection>,
 ) -> Response {
     const ENDPOINT: &str = "disconnect";
-    if let Err(refusal) = check_key(&state, &headers, ENDPOINT) {
+    if let Some(refusal) = refusal_without_key(&state, &headers, ENDPOINT) {
         return refusal;
     }
     let request = match json_body(&state, ENDPOINT, request) {
         Ok(request) => request,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let Some(ns) = namespace(&state.io, &request.namespace) else {
         return Answer::ok(ENDPOINT, json!({ "disconnected": 0 })).send(&state);
