@@ -90,7 +90,8 @@ impl<T> Queue<T> {
         self.head.iter().chain(self.rest.iter())
     }
 
-    /// Takes every item, front to back.
+    /// Takes every item, front to back. Unlike `VecDeque::drain`, items the iterator has
+    /// not yielded when it is dropped stay in the queue.
     pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
         std::iter::from_fn(move || self.pop_front())
     }

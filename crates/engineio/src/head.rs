@@ -12,7 +12,11 @@ use std::sync::OnceLock;
 use http::request::Parts;
 use http::{Extensions, HeaderName, HeaderValue, Method, Request, Uri, Version};
 
-use crate::socket::RemoteAddr;
+/// The remote address of a connection, as a request extension. [`serve`](crate::serve)
+/// adds it; behind another server, add it yourself to have
+/// [`EngineSocket::remote_addr`](crate::EngineSocket::remote_addr) answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RemoteAddr(pub SocketAddr);
 
 /// A request head, packed. See the [module docs](self).
 pub(crate) struct RequestHead {
@@ -90,7 +94,11 @@ impl RequestHead {
         *request.method_mut() = self.method.clone();
         *request.version_mut() = self.version;
         let (uri, mut rest) = self.packed.split_at(self.uri_len as usize);
-        *request.uri_mut() = Uri::try_from(uri).unwrap_or_default();
+        // It parsed when the server received it, and printing a `Uri` gives a form that
+        // parses again.
+        let uri = Uri::try_from(uri);
+        debug_assert!(uri.is_ok(), "a packed URI parses again");
+        *request.uri_mut() = uri.unwrap_or_default();
         let headers = request.headers_mut();
         headers.reserve(self.header_count as usize);
         for _ in 0..self.header_count {
@@ -106,12 +114,14 @@ impl RequestHead {
                 break;
             };
             rest = tail;
-            // Both were valid when packed.
-            if let (Ok(name), Ok(mut value)) =
-                (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
-            {
-                value.set_sensitive(sensitive);
-                headers.append(name, value);
+            // Both were valid when packed, unless a layer before ours built a value with
+            // `from_maybe_shared_unchecked`; such a header is left out.
+            match (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
+                (Ok(name), Ok(mut value)) => {
+                    value.set_sensitive(sensitive);
+                    headers.append(name, value);
+                }
+                _ => tracing::debug!("an invalid request header was left out of the handshake"),
             }
         }
         *request.extensions_mut() = self.extensions.clone();

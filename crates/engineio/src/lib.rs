@@ -50,6 +50,7 @@ pub use config::{ConfigError, Cookie, Cors, EngineIoBuilder, Refusal, SameSite, 
 pub use engineio_proto::{CloseReason, Message, Sid, Text, TransportKind};
 pub use error::ResponseBody;
 pub use handler::{Handler, SocketHandler};
+pub use head::RemoteAddr;
 pub use serve::{Serve, serve};
 pub use server::{EngineIo, EngineStats};
-pub use socket::{BatchError, EngineSocket, RemoteAddr, SendError, TrySendError};
+pub use socket::{BatchError, EngineSocket, SendError, TrySendError};

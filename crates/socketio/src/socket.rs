@@ -320,10 +320,11 @@ impl Socket {
 
     /// Removes one catch-all listener, or all of them with `None`.
     pub fn off_any(&self, listener: Option<ListenerId>) {
-        let mut state = self.lock();
-        match listener {
-            Some(id) => state.hooks_mut().any.retain(|(other, _)| *other != id),
-            None => state.hooks_mut().any.clear(),
+        if let Some(hooks) = self.lock().hooks.as_deref_mut() {
+            match listener {
+                Some(id) => hooks.any.retain(|(other, _)| *other != id),
+                None => hooks.any.clear(),
+            }
         }
     }
 
@@ -358,9 +359,11 @@ impl Socket {
     /// Removes one outgoing listener, or all of them with `None`.
     pub fn off_any_outgoing(&self, listener: Option<ListenerId>) {
         let mut state = self.lock();
-        match listener {
-            Some(id) => state.hooks_mut().outgoing.retain(|(other, _)| *other != id),
-            None => state.hooks_mut().outgoing.clear(),
+        if let Some(hooks) = state.hooks.as_deref_mut() {
+            match listener {
+                Some(id) => hooks.outgoing.retain(|(other, _)| *other != id),
+                None => hooks.outgoing.clear(),
+            }
         }
         self.0
             .has_outgoing

@@ -223,12 +223,14 @@ impl Socket {
             // Drop the handlers: they may hold clones of this socket.
             let mut state = socket.lock();
             state.handlers.clear();
-            if let Some(hooks) = state.hooks.as_deref_mut() {
-                hooks.middlewares.clear();
-                hooks.disconnecting.clear();
-                hooks.disconnect.clear();
-                hooks.any.clear();
-                hooks.outgoing.clear();
+            // Error handlers stay: a late event may still be refused and reported.
+            let errors = state
+                .hooks
+                .take()
+                .map(|hooks| hooks.errors)
+                .unwrap_or_default();
+            if !errors.is_empty() {
+                state.hooks_mut().errors = errors;
             }
         });
         // Events still queued find the socket disconnected and return at once.
