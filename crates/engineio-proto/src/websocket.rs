@@ -43,6 +43,9 @@ use bytes::Bytes;
 /// that splits one into thousands of empty fragments is only making the server work.
 pub const MAX_FRAGMENTS: u32 = 4096;
 
+/// The most a frame's announced length reserves before its bytes arrive.
+const MAX_RESERVE: usize = 64 * 1024;
+
 /// The largest control frame payload (RFC 6455, 5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
 
@@ -330,11 +333,13 @@ impl FrameDecoder {
             // bytes now (a single-frame message is then allocated exactly once).
             let len = frame.len as usize;
             match &mut self.message {
-                Some(message) => message.data.reserve(len),
+                Some(message) => message.data.reserve(len.min(MAX_RESERVE)),
                 None => {
                     self.message = Some(Assembly {
                         binary: opcode == Opcode::Binary,
-                        data: Vec::with_capacity(len),
+                        // Up to 64 KiB reserved on the header's word: a peer that
+                        // announces the limit and sends a trickle gets no more.
+                        data: Vec::with_capacity(len.min(MAX_RESERVE)),
                         fragments: 1,
                     })
                 }
@@ -359,7 +364,10 @@ impl FrameDecoder {
 
     fn finish_frame(&mut self, opcode: Opcode, fin: bool) -> Result<Option<WsMessage>, WsError> {
         match opcode {
-            Opcode::Ping => Ok(Some(WsMessage::Ping(Bytes::copy_from_slice(&self.control)))),
+            // Taken, not copied: an idle connection keeps no control buffer.
+            Opcode::Ping => Ok(Some(WsMessage::Ping(
+                std::mem::take(&mut self.control).into(),
+            ))),
             Opcode::Pong => Ok(Some(WsMessage::Pong)),
             Opcode::Close => close_message(&self.control).map(Some),
             _ if !fin => Ok(None),
@@ -388,8 +396,8 @@ struct FrameHeader {
 }
 
 /// Moves header bytes from `input` into `header` until the header is complete, then parses
-/// it. `None` while bytes are missing; a malformed header is returned as parsed far enough
-/// to report the error (see [`parse_header`]).
+/// it. `None` while bytes are missing. Bad bits in the first two bytes are reported as soon
+/// as those two are in, without waiting for the rest of the header.
 fn take_header(
     header: &mut [u8; 14],
     len: &mut u8,
@@ -401,6 +409,12 @@ fn take_header(
         if have >= need {
             *len = 0;
             return Some(parse_header(&header[..need]));
+        }
+        if have >= 2
+            && let Err(error) = check_start(header[0], header[1])
+        {
+            *len = 0;
+            return Some(Err(error));
         }
         let (&byte, rest) = input.split_first()?;
         header[have] = byte;
@@ -431,9 +445,9 @@ fn header_len(bytes: &[u8]) -> usize {
     2 + extended + mask
 }
 
-fn parse_header(bytes: &[u8]) -> Result<FrameHeader, WsError> {
-    let first = bytes[0];
-    let second = bytes[1];
+/// Checks what the first two bytes of a header say by themselves: no reserved bits, a
+/// known opcode, a mask.
+fn check_start(first: u8, second: u8) -> Result<Opcode, WsError> {
     if first & 0x70 != 0 {
         return Err(WsError::ReservedBits);
     }
@@ -441,6 +455,13 @@ fn parse_header(bytes: &[u8]) -> Result<FrameHeader, WsError> {
     if second & 0x80 == 0 {
         return Err(WsError::Unmasked);
     }
+    Ok(opcode)
+}
+
+fn parse_header(bytes: &[u8]) -> Result<FrameHeader, WsError> {
+    let first = bytes[0];
+    let second = bytes[1];
+    let opcode = check_start(first, second)?;
     let (len, rest) = match second & 0x7f {
         126 => {
             let len = u16::from_be_bytes([bytes[2], bytes[3]]) as u64;
@@ -503,7 +524,9 @@ fn close_message(payload: &[u8]) -> Result<WsMessage, WsError> {
         [_] => Err(WsError::BadClose),
         [high, low, reason @ ..] => {
             let code = u16::from_be_bytes([*high, *low]);
-            let allowed = matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999);
+            // 1004-1006 and 1015 are reserved and never sent; 1012-1014 are registered with
+            // IANA (service restart, try again later, bad gateway) and Node's `ws` sends them.
+            let allowed = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
             if !allowed {
                 return Err(WsError::BadClose);
             }

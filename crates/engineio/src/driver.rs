@@ -4,7 +4,7 @@
 //!
 //! It is a hand-written future (no `select!` re-creating futures on every wake-up): each
 //! poll drains the queues shared with the HTTP side, reads the WebSockets until they would
-//! block, then flushes, so a burst of messages costs one `writev`.
+//! block, then flushes, so a burst of messages costs one `write`.
 
 use std::future::Future;
 use std::pin::Pin;

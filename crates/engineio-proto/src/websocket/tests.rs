@@ -230,6 +230,15 @@ fn protocol_errors_are_1002() {
 }
 
 #[test]
+fn bad_first_bytes_are_reported_before_the_rest_of_the_header() {
+    // Unmasked, with a 64-bit length still to come: the error needs only two bytes.
+    assert_eq!(one(&[0x82, 127]), Err(WsError::Unmasked));
+    assert_eq!(one(&[0xf2, 0x80 | 127]), Err(WsError::ReservedBits));
+    // A good start waits for the rest.
+    assert_eq!(one(&[0x82, 0x80 | 127, 0, 0]), Ok(vec![]));
+}
+
+#[test]
 fn errors_stick() {
     let mut decoder = FrameDecoder::new(1000);
     assert!(decode_all(&mut decoder, b"test").is_err());
@@ -251,6 +260,13 @@ fn close_frames() {
         one(&frame(true, 8, &normal, true)),
         Ok(vec![WsMessage::Close(Some(1000))])
     );
+    for code in [1012u16, 1013, 1014, 3000, 4999] {
+        assert_eq!(
+            one(&frame(true, 8, &code.to_be_bytes(), true)),
+            Ok(vec![WsMessage::Close(Some(code))]),
+            "code {code}"
+        );
+    }
     for code in [0u16, 999, 1004, 1005, 1006, 1015, 2999, 5000] {
         assert_eq!(
             one(&frame(true, 8, &code.to_be_bytes(), true)),

@@ -16,7 +16,9 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use engineio_proto::queue::Queue;
-use engineio_proto::websocket::{FrameDecoder, Opcode, WsError, WsMessage, encode_header};
+use engineio_proto::websocket::{
+    FrameDecoder, Opcode, WsError, WsMessage, close_payload, encode_header,
+};
 use engineio_proto::{DecodeError, Frame, Packet};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -85,22 +87,43 @@ impl OutFrame {
     fn len(&self) -> usize {
         self.header_len as usize + self.payload.len()
     }
+}
 
-    /// Appends the frame's bytes from `from` on to `out`, up to `out`'s room within
-    /// `limit`; returns how many.
-    fn copy_to(&self, from: usize, out: &mut Vec<u8>, limit: usize) -> usize {
-        let header = &self.header[..self.header_len as usize];
-        let start = out.len();
-        let mut from = from;
-        if from < header.len() {
-            let take = (header.len() - from).min(limit - out.len());
-            out.extend_from_slice(&header[from..from + take]);
-            from += take;
+/// Copies the queued frames' bytes, from `written` bytes into the first, to `out` until it
+/// holds `limit` bytes or the frames end.
+fn gather(outbox: &Queue<OutFrame>, written: usize, out: &mut Vec<u8>, limit: usize) {
+    let mut skip = written;
+    for frame in outbox {
+        for part in [
+            &frame.header[..frame.header_len as usize],
+            &frame.payload[..],
+        ] {
+            if skip >= part.len() {
+                skip -= part.len();
+                continue;
+            }
+            let take = (part.len() - skip).min(limit - out.len());
+            out.extend_from_slice(&part[skip..skip + take]);
+            skip = 0;
+            if out.len() == limit {
+                return;
+            }
         }
-        let from = from - header.len();
-        let take = (self.payload.len() - from).min(limit - out.len());
-        out.extend_from_slice(&self.payload[from..from + take]);
-        out.len() - start
+    }
+}
+
+/// Drops what a write of `n` bytes sent from the front of `outbox`; `written` is how much
+/// of the front frame had gone before.
+fn advance(outbox: &mut Queue<OutFrame>, written: &mut usize, mut n: usize) {
+    while let Some(front) = outbox.front() {
+        let left = front.len() - *written;
+        if n < left {
+            *written += n;
+            return;
+        }
+        n -= left;
+        *written = 0;
+        outbox.pop_front();
     }
 }
 
@@ -207,14 +230,12 @@ impl WsStream {
                 Ok(Some(WsMessage::Pong)) => {}
                 Ok(Some(WsMessage::Close(code))) => {
                     // Answer with the peer's code (RFC 6455, 5.5.1), unless we closed first.
-                    self.queue_close(code.map_or_else(Bytes::new, |code| {
-                        Bytes::copy_from_slice(&code.to_be_bytes())
-                    }));
+                    self.queue_close(code.map_or_else(Bytes::new, close_payload));
                     self.inbox.push_back(Incoming::Close);
                     self.read_end = Some(ReadEnd::Eof);
                 }
                 Err(error) => {
-                    self.queue_close(Bytes::copy_from_slice(&error.code().to_be_bytes()));
+                    self.queue_close(close_payload(error.code()));
                     self.read_end = Some(ReadEnd::Error(ReadError::Protocol(error)));
                 }
             }
@@ -243,51 +264,91 @@ impl WsStream {
 
     /// Writes everything queued.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        if let Some(pong) = self.pong.take() {
-            self.outbox.push_back(OutFrame::new(Opcode::Pong, pong));
-        }
-        while !self.outbox.is_empty() {
+        loop {
+            if self.outbox.is_empty() {
+                // The pong joins only an empty queue: a peer that pings and never reads
+                // holds one pending pong, not one per ping.
+                let Some(pong) = self.pong.take() else { break };
+                self.outbox.push_back(OutFrame::new(Opcode::Pong, pong));
+            }
             let written = ready!(WRITE_SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
                 scratch.clear();
-                let mut from = self.written;
-                for frame in &self.outbox {
-                    frame.copy_to(from, &mut scratch, SCRATCH);
-                    from = 0;
-                    if scratch.len() == SCRATCH {
-                        break;
-                    }
-                }
+                gather(&self.outbox, self.written, &mut scratch, SCRATCH);
                 Pin::new(&mut self.io).poll_write(cx, &scratch)
             }))?;
             if written == 0 {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
             }
-            self.advance(written);
+            advance(&mut self.outbox, &mut self.written, written);
         }
         Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn advance(&mut self, mut written: usize) {
-        while let Some(front) = self.outbox.front() {
-            let left = front.len() - self.written;
-            if written < left {
-                self.written += written;
-                return;
-            }
-            written -= left;
-            self.written = 0;
-            self.outbox.pop_front();
-        }
     }
 
     /// The closing handshake: sends a close frame (normal closure, unless one is already
     /// queued), waits for the peer's close or the end of its stream, then shuts the
     /// connection down. Callers bound the wait.
     pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        self.queue_close(Bytes::from_static(&[0x03, 0xe8]));
+        self.queue_close(close_payload(1000));
         ready!(self.poll_flush(cx))?;
         while let Some(Ok(_)) = ready!(self.poll_next(cx)) {}
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(sizes: &[usize]) -> (Queue<OutFrame>, Vec<u8>) {
+        let mut queue = Queue::new();
+        let mut wire = Vec::new();
+        for (i, &size) in sizes.iter().enumerate() {
+            let payload: Vec<u8> = (0..size).map(|j| (i * 7 + j) as u8).collect();
+            let frame = OutFrame::new(Opcode::Binary, payload.into());
+            wire.extend_from_slice(&frame.header[..frame.header_len as usize]);
+            wire.extend_from_slice(&frame.payload);
+            queue.push_back(frame);
+        }
+        (queue, wire)
+    }
+
+    /// Writes the queue through a buffer of `limit` bytes, the "socket" taking at most
+    /// `accept` bytes per write, and returns what went out.
+    fn drain(mut queue: Queue<OutFrame>, limit: usize, accept: usize) -> Vec<u8> {
+        let (mut written, mut sent) = (0, Vec::new());
+        while !queue.is_empty() {
+            let mut buf = Vec::new();
+            gather(&queue, written, &mut buf, limit);
+            assert!(!buf.is_empty() && buf.len() <= limit);
+            let n = buf.len().min(accept);
+            sent.extend_from_slice(&buf[..n]);
+            advance(&mut queue, &mut written, n);
+        }
+        sent
+    }
+
+    #[test]
+    fn partial_writes_and_a_full_buffer_cut_anywhere_send_every_byte_once() {
+        // Headers of 2, 4 and 10 bytes; a buffer limit that falls inside headers.
+        let sizes = [5, 0, 125, 126, 300, 70_000, 1];
+        for limit in [1, 3, 7, 11, 64, 1000, SCRATCH] {
+            for accept in [1, 2, 5, 9, 100, usize::MAX] {
+                let (queue, wire) = frames(&sizes);
+                assert_eq!(
+                    drain(queue, limit, accept),
+                    wire,
+                    "limit {limit} accept {accept}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_frame_one_byte_short_of_the_buffer_then_another() {
+        // 65 531 bytes of payload + a 4-byte header fill all but one byte of the buffer;
+        // the next frame's header is cut after its first byte.
+        let (queue, wire) = frames(&[SCRATCH - 5, 10]);
+        assert_eq!(drain(queue, SCRATCH, usize::MAX), wire);
     }
 }
