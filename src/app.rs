@@ -91,6 +91,9 @@ pub(crate) fn socket_io(
             }),
         }
     });
+    // Namespaces made by the patterns go away with their last socket: otherwise anyone
+    // could fill the namespace limit (and /metrics) with names that match.
+    builder = builder.cleanup_empty_child_namespaces(true);
     if let Some(window) = settings.recovery_window {
         builder = builder.connection_state_recovery(ConnectionStateRecovery {
             max_disconnection_duration: window,
@@ -99,9 +102,13 @@ pub(crate) fn socket_io(
     }
     let io = builder.build().map_err(|error| error.to_string())?;
 
-    let authenticator = Arc::new(Authenticator::new(&settings.auth)?);
+    let authenticator = Arc::new(Authenticator::new(&settings.auth, &settings.jwt_claims)?);
     let patterns = settings.namespaces.clone();
     let allowed = move |name: &str| patterns.iter().any(|pattern| matches(pattern, name));
+    let demo_on = settings.demo && allowed("/chat");
+    if settings.demo && !demo_on {
+        tracing::warn!("the demo chat is off: /chat is not among the allowed namespaces");
+    }
     // The main namespace always exists: refuse it unless allowed.
     if !allowed("/") {
         let slot = metrics_slot.clone();
@@ -137,7 +144,7 @@ pub(crate) fn socket_io(
     parent.middleware(guard(metrics_slot.clone(), authenticator.clone()));
     let main = io.of("/");
     main.middleware(guard(metrics_slot.clone(), authenticator.clone()));
-    if settings.demo {
+    if demo_on {
         let chat = io.of("/chat");
         // `io.of` bypasses the dynamic namespace: give it the same guard.
         chat.middleware(guard(metrics_slot.clone(), authenticator));

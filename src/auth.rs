@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use socketio::{ConnectError, Socket, Value};
 
-use crate::config::Auth;
+use crate::config::{Auth, JwtClaims};
 
 /// Who a client is, as its credentials say.
 #[derive(Clone, Debug, Default)]
@@ -112,12 +112,20 @@ fn token(socket: &Socket) -> Option<String> {
 
 impl Authenticator {
     /// The authenticator for these settings.
-    pub(crate) fn new(auth: &Auth) -> Result<Self, String> {
+    pub(crate) fn new(auth: &Auth, claims: &JwtClaims) -> Result<Self, String> {
         let jwt = |key: DecodingKey, algorithm: Algorithm| {
             let mut validation = Validation::new(algorithm);
             // `exp` and `nbf` are checked when present, not required.
             validation.required_spec_claims.clear();
             validation.validate_nbf = true;
+            match &claims.audience {
+                Some(audience) => validation.set_audience(&[audience]),
+                // jsonwebtoken refuses any `aud` when none is expected.
+                None => validation.validate_aud = false,
+            }
+            if let Some(issuer) = &claims.issuer {
+                validation.set_issuer(&[issuer]);
+            }
             Authenticator::Jwt {
                 key: Box::new(key),
                 validation: Box::new(validation),
@@ -194,6 +202,8 @@ impl Authenticator {
                     response.error_for_status()?.json::<WebhookAnswer>().await
                 };
                 let answer = answer.await.map_err(|error| {
+                    // Without the URL, which may hold a secret in its query.
+                    let error = error.without_url();
                     tracing::warn!(%error, "authentication webhook failed");
                     Refusal::new("webhook unavailable", "authentication unavailable")
                 })?;

@@ -119,6 +119,15 @@ pub(crate) struct Cli {
     #[arg(long, env = "SIO_JWT_PUBLIC_KEY", value_name = "FILE")]
     pub(crate) jwt_public_key: Option<PathBuf>,
 
+    /// With `--auth jwt`: the audience (`aud`) a token must name. Without it, tokens that
+    /// carry an `aud` are accepted whatever it says.
+    #[arg(long, env = "SIO_JWT_AUDIENCE", value_name = "AUD")]
+    pub(crate) jwt_audience: Option<String>,
+
+    /// With `--auth jwt`: the issuer (`iss`) a token must name.
+    #[arg(long, env = "SIO_JWT_ISSUER", value_name = "ISS")]
+    pub(crate) jwt_issuer: Option<String>,
+
     /// URL that `--auth webhook` POSTs each handshake to.
     #[arg(long, env = "SIO_WEBHOOK_URL", value_name = "URL")]
     pub(crate) webhook_url: Option<String>,
@@ -174,6 +183,8 @@ struct FileConfig {
     auth: Option<AuthMode>,
     jwt_secret: Option<String>,
     jwt_public_key: Option<PathBuf>,
+    jwt_audience: Option<String>,
+    jwt_issuer: Option<String>,
     webhook_url: Option<String>,
     api_keys: Option<Vec<String>>,
     log_format: Option<LogFormat>,
@@ -181,6 +192,13 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     shutdown_timeout_ms: Option<u64>,
+}
+
+/// Claims a JWT must carry besides a valid signature and times.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct JwtClaims {
+    pub(crate) audience: Option<String>,
+    pub(crate) issuer: Option<String>,
 }
 
 /// How clients are authenticated, with what it needs.
@@ -222,6 +240,8 @@ pub(crate) struct Settings {
     pub(crate) max_buffered_bytes: usize,
     pub(crate) recovery_window: Option<Duration>,
     pub(crate) auth: Auth,
+    /// What a JWT must also say, with `--auth jwt`.
+    pub(crate) jwt_claims: JwtClaims,
     pub(crate) api_keys: Vec<String>,
     /// The API key was generated: print it.
     pub(crate) generated_api_key: bool,
@@ -280,27 +300,55 @@ impl Settings {
                 )));
             }
         }
-        let auth = match cli.auth.or(file.auth).unwrap_or_default() {
+        let mode = cli.auth.or(file.auth).unwrap_or_default();
+        let material = [
+            (
+                "--jwt-secret",
+                cli.jwt_secret.is_some() || file.jwt_secret.is_some(),
+            ),
+            (
+                "--jwt-public-key",
+                cli.jwt_public_key.is_some() || file.jwt_public_key.is_some(),
+            ),
+            (
+                "--webhook-url",
+                cli.webhook_url.is_some() || file.webhook_url.is_some(),
+            ),
+        ];
+        if mode == AuthMode::None
+            && let Some((name, _)) = material.iter().find(|(_, given)| *given)
+        {
+            // Credentials without a mode would leave the server open by mistake.
+            return Err(ConfigError(format!(
+                "{name} is set but --auth is none: choose --auth jwt or --auth webhook"
+            )));
+        }
+        // The key comes from one source, flags and environment over the file.
+        let (jwt_secret, jwt_public_key) =
+            if cli.jwt_secret.is_some() || cli.jwt_public_key.is_some() {
+                (cli.jwt_secret, cli.jwt_public_key)
+            } else {
+                (file.jwt_secret, file.jwt_public_key)
+            };
+        let jwt_claims = JwtClaims {
+            audience: cli.jwt_audience.or(file.jwt_audience),
+            issuer: cli.jwt_issuer.or(file.jwt_issuer),
+        };
+        let auth = match mode {
             AuthMode::None => Auth::None,
-            AuthMode::Jwt => {
-                match (
-                    cli.jwt_secret.or(file.jwt_secret),
-                    cli.jwt_public_key.or(file.jwt_public_key),
-                ) {
-                    (Some(secret), None) => Auth::JwtSecret(secret),
-                    (None, Some(path)) => {
-                        Auth::JwtPublicKey(std::fs::read(&path).map_err(|error| {
-                            ConfigError(format!("cannot read {}: {error}", path.display()))
-                        })?)
-                    }
-                    _ => {
-                        return Err(ConfigError(
-                            "--auth jwt needs exactly one of --jwt-secret and --jwt-public-key"
-                                .into(),
-                        ));
-                    }
+            AuthMode::Jwt => match (jwt_secret, jwt_public_key) {
+                (Some(secret), None) => Auth::JwtSecret(secret),
+                (None, Some(path)) => {
+                    Auth::JwtPublicKey(std::fs::read(&path).map_err(|error| {
+                        ConfigError(format!("cannot read {}: {error}", path.display()))
+                    })?)
                 }
-            }
+                _ => {
+                    return Err(ConfigError(
+                        "--auth jwt needs exactly one of --jwt-secret and --jwt-public-key".into(),
+                    ));
+                }
+            },
             AuthMode::Webhook => Auth::Webhook(
                 cli.webhook_url
                     .or(file.webhook_url)
@@ -359,6 +407,7 @@ impl Settings {
                 .unwrap_or(4_000_000),
             recovery_window: (recovery_window > 0).then(|| millis(recovery_window)),
             auth,
+            jwt_claims,
             api_keys,
             generated_api_key,
             log_format: cli.log_format.or(file.log_format).unwrap_or_default(),
@@ -424,5 +473,30 @@ mod tests {
         assert!(Settings::from_cli(cli).is_err());
         let cli = Cli::parse_from(["gateway", "--auth", "webhook"]);
         assert!(Settings::from_cli(cli).is_err());
+        // Credentials without a mode: refused rather than left unused.
+        let cli = Cli::parse_from(["gateway", "--jwt-secret", "s"]);
+        assert!(Settings::from_cli(cli).unwrap_err().0.contains("--auth"));
+    }
+
+    #[test]
+    fn a_jwt_key_on_the_command_line_wins_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("gateway-config-jwt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("key.pem");
+        std::fs::write(&key, "not read until the authenticator is built").unwrap();
+        let path = dir.join("gateway.toml");
+        std::fs::write(&path, "auth = \"jwt\"\njwt_secret = \"from-file\"\n").unwrap();
+        let cli = Cli::parse_from([
+            "gateway",
+            "--config",
+            path.to_str().unwrap(),
+            "--jwt-public-key",
+            key.to_str().unwrap(),
+            "--jwt-audience",
+            "chat",
+        ]);
+        let settings = Settings::from_cli(cli).unwrap();
+        assert!(matches!(settings.auth, Auth::JwtPublicKey(_)));
+        assert_eq!(settings.jwt_claims.audience.as_deref(), Some("chat"));
     }
 }
