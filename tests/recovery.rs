@@ -335,3 +335,64 @@ async fn a_socket_quiet_for_longer_than_the_retention_still_recovers() {
         ["connect:fresh", "connect:recovered:5"]
     );
 }
+
+/// A socket the server made leave (a kick, a ban) ends its session: its client coming back
+/// with the pid, even while the old socket is still running its disconnect handlers, gets a
+/// fresh socket, not the old rooms and data (and not past the middlewares).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_made_to_leave_is_not_recovered_by_its_pid() {
+    use support::raw;
+    use tokio::io::AsyncWriteExt;
+    let io = SocketIo::builder()
+        .connection_state_recovery(ConnectionStateRecovery::default())
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(socketio::serve(listener, io.clone()).into_future());
+    let log = Log::default();
+    let connection_log = log.clone();
+    io.on_connection(move |socket: Socket| {
+        let log = connection_log.clone();
+        async move {
+            log.push(format!("connect:{}", describe(socket.recovery())));
+            if !socket.recovered() {
+                socket.join("vip");
+            }
+            // Slow to leave: the old socket is still live when its client returns.
+            socket.on_disconnecting(|_socket: Socket, _reason: DisconnectReason| async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            });
+            socket.on("kick-me", |socket: Socket, _event: Event| async move {
+                socket.disconnect()
+            });
+        }
+    });
+
+    let query = "/socket.io/?EIO=4&transport=websocket";
+    let mut ws = raw::websocket(addr, query).await;
+    raw::read_text_until(&mut ws, |t| t.starts_with('0')).await;
+    ws.write_all(&raw::text_frame("40")).await.unwrap();
+    let connected = raw::read_text_until(&mut ws, |t| t.starts_with("40")).await;
+    let reply: serde_json::Value = serde_json::from_str(&connected[2..]).unwrap();
+    let pid = reply["pid"].as_str().unwrap().to_owned();
+    ws.write_all(&raw::text_frame(r#"42["kick-me"]"#))
+        .await
+        .unwrap();
+    raw::read_text_until(&mut ws, |t| t == "41").await;
+
+    let mut again = raw::websocket(addr, query).await;
+    raw::read_text_until(&mut again, |t| t.starts_with('0')).await;
+    let join = format!(r#"40{{"pid":"{pid}"}}"#);
+    again.write_all(&raw::text_frame(&join)).await.unwrap();
+    let connected = raw::read_text_until(&mut again, |t| t.starts_with("40")).await;
+    let reply: serde_json::Value = serde_json::from_str(&connected[2..]).unwrap();
+    assert_ne!(reply["pid"].as_str(), Some(pid.as_str()), "a new session");
+    let lines = log.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0], "connect:fresh");
+    assert!(
+        lines[1].starts_with("connect:failed:UnknownSession"),
+        "{lines:?}"
+    );
+}

@@ -58,6 +58,8 @@ fn is_recoverable(reason: DisconnectReason) -> bool {
             | DisconnectReason::PingTimeout
             | DisconnectReason::ServerShuttingDown
             | DisconnectReason::ForcedServerClose
+            // A client that read too slowly may come back and catch up.
+            | DisconnectReason::BufferFull
     )
 }
 
@@ -128,7 +130,14 @@ impl NamespaceInner {
                 if let Some(offset) = offset {
                     socket.note_sent(offset);
                 }
-                socket.send(&packet, volatile)
+                let sent = socket.send(&packet, volatile);
+                if offset.is_some() && matches!(sent, Err(EmitError::BufferFull)) {
+                    // Whatever the slow-consumer policy, a replayable packet that did not
+                    // go out closes the connection: the client then recovers it, where
+                    // carrying on would let its next offset skip the gap.
+                    socket.0.conn.close(DisconnectReason::BufferFull);
+                }
+                sent
             };
             match to {
                 Recipients::Local(target) => self.for_each_local(target, |socket| {
@@ -182,7 +191,18 @@ impl NamespaceInner {
             .map(str::to_owned);
         let now = Instant::now();
         let mut events = Vec::new();
-        let taken_over = recovering.live.remove(&pid);
+        let taken_over = match recovering.live.get(&pid) {
+            // A socket leaving on purpose (made to leave by the server, or its client
+            // left) ends its session: coming back with its pid must not undo that.
+            Some(old)
+                if old
+                    .leaving_for()
+                    .is_some_and(|reason| !is_recoverable(reason)) =>
+            {
+                None
+            }
+            _ => recovering.live.remove(&pid),
+        };
         if let Some(old) = &taken_over {
             // Its client is here again: the old connection is dead and does not know yet.
             self.detach(&mut recovering, old, now, &mut events);

@@ -85,8 +85,8 @@ struct State {
     acks: AckMap<AckWaiter>,
     data: Value,
     extensions: http::Extensions,
-    /// The leave has been queued.
-    leaving: bool,
+    /// The leave has been queued, for this reason.
+    leaving: Option<DisconnectReason>,
     /// While a restored socket's missed packets are being sent: everything for it waits
     /// here behind them, in order.
     held: Option<VecDeque<Encoded>>,
@@ -182,7 +182,7 @@ impl Socket {
             acks: AckMap::new(config.max_pending_acks),
             data: init.data,
             extensions: http::Extensions::new(),
-            leaving: false,
+            leaving: None,
             in_namespace: init.held.is_some(),
             held: init.held,
             pending_rooms: Vec::new(),
@@ -556,7 +556,7 @@ impl Socket {
         let rooms = rooms.into_rooms();
         {
             let mut state = self.lock();
-            if state.leaving {
+            if state.leaving.is_some() {
                 return;
             }
             if !state.in_namespace {

@@ -61,6 +61,11 @@ impl Socket {
     /// Whether the socket has left (or been refused): a new join of its namespace may
     /// replace it.
     pub(crate) fn is_gone(&self) -> bool {
+        self.lock().leaving.is_some()
+    }
+
+    /// Why the socket is leaving, once it is.
+    pub(crate) fn leaving_for(&self) -> Option<DisconnectReason> {
         self.lock().leaving
     }
 
@@ -94,7 +99,7 @@ impl Socket {
             // Checked and set under the lock that `leave_namespace` takes, so a close
             // during the middlewares cannot leave a socket behind in the namespace.
             let state = self.lock();
-            if state.leaving {
+            if state.leaving.is_some() {
                 return;
             }
             self.0.connected.store(true, Ordering::Release);
@@ -185,10 +190,10 @@ impl Socket {
     pub(crate) fn leave_namespace(&self, reason: DisconnectReason) {
         let (was_connected, waiters): (bool, Vec<_>) = {
             let mut state = self.lock();
-            if state.leaving {
+            if state.leaving.is_some() {
                 return;
             }
-            state.leaving = true;
+            state.leaving = Some(reason);
             state.held = None;
             let was_connected = self.0.connected.swap(false, Ordering::AcqRel);
             (
