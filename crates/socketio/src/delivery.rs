@@ -19,7 +19,7 @@ use crate::connection::ConnShared;
 use crate::error::{DisconnectReason, EmitError};
 use crate::namespace::NamespaceInner;
 use crate::recovery::{PersistedSession, Recovery, RestoreFailure, SessionStore};
-use crate::rooms::{RoomEvent, Target};
+use crate::rooms::{RoomEvent, RoomIndex, Target};
 use crate::socket::{Socket, SocketId, SocketInit};
 
 /// The recovery state of a namespace, behind its delivery lock.
@@ -217,6 +217,7 @@ impl NamespaceInner {
                     data: session.data,
                     last_sent: session.last_sent.max(restored.last_missed),
                     created_at: session.created_at,
+                    rooms_changed_at: session.rooms_changed_at,
                     recovery: Recovery::Recovered { replayed },
                     held: Some(VecDeque::from(restored.missed)),
                 };
@@ -302,6 +303,28 @@ impl NamespaceInner {
 
     /// Removes a socket that leaves for `reason`; with recovery on and a reason that
     /// allows it, keeps its session.
+    /// Changes one socket's rooms. With recovery on, this happens under the delivery lock,
+    /// between two packets, and the socket notes the offset of the change: a replay by
+    /// rooms is only sound after it.
+    pub(crate) fn change_rooms(
+        &self,
+        id: SocketId,
+        change: impl FnOnce(&mut RoomIndex<Socket>, &mut Vec<RoomEvent>),
+    ) {
+        let mut events = Vec::new();
+        {
+            let recovering = self.recovering();
+            let mut index = self.write_index();
+            change(&mut index, &mut events);
+            if let Some(recovering) = &recovering
+                && let Some(socket) = index.sockets.get(&id)
+            {
+                socket.set_rooms_changed_at(recovering.store.last_offset());
+            }
+        }
+        self.fire(events);
+    }
+
     pub(crate) fn remove(&self, socket: &Socket, reason: DisconnectReason) {
         let mut events = Vec::new();
         let empty = {
@@ -341,6 +364,7 @@ impl Socket {
             last_sent: self.last_sent(),
             created_at: self.created_at(),
             left_at,
+            rooms_changed_at: self.rooms_changed_at(),
         })
     }
 }

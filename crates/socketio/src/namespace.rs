@@ -142,15 +142,11 @@ impl NamespaceInner {
     }
 
     pub(crate) fn join(&self, id: SocketId, rooms: Vec<String>) {
-        let mut events = Vec::new();
-        write(&self.index).join(id, &rooms, &mut events);
-        self.fire(events);
+        self.change_rooms(id, |index, events| index.join(id, &rooms, events));
     }
 
     pub(crate) fn leave(&self, id: SocketId, room: &str) {
-        let mut events = Vec::new();
-        write(&self.index).leave(id, room, &mut events);
-        self.fire(events);
+        self.change_rooms(id, |index, events| index.leave(id, room, events));
     }
 
     pub(crate) fn read_index(&self) -> RwLockReadGuard<'_, RoomIndex<Socket>> {

@@ -117,6 +117,8 @@ pub(crate) struct SocketInit {
     pub(crate) data: Value,
     pub(crate) last_sent: u64,
     pub(crate) created_at: u64,
+    /// The store's offset when a restored socket's rooms last changed.
+    pub(crate) rooms_changed_at: u64,
     pub(crate) recovery: Recovery,
     /// A restored socket's missed packets, sent after its `CONNECT`.
     pub(crate) held: Option<VecDeque<Encoded>>,
@@ -139,6 +141,8 @@ pub(crate) struct SocketInner {
     pid: Option<String>,
     last_sent: AtomicU64,
     created_at: AtomicU64,
+    /// The store's offset when the socket last joined or left a room.
+    rooms_changed_at: AtomicU64,
     holding: AtomicBool,
     recovery: Recovery,
 }
@@ -200,6 +204,7 @@ impl Socket {
             pid: init.pid,
             last_sent: AtomicU64::new(init.last_sent),
             created_at: AtomicU64::new(init.created_at),
+            rooms_changed_at: AtomicU64::new(init.rooms_changed_at),
             recovery: init.recovery,
         }))
     }
@@ -260,6 +265,14 @@ impl Socket {
 
     pub(crate) fn set_created_at(&self, offset: u64) {
         self.0.created_at.store(offset, Ordering::Release);
+    }
+
+    pub(crate) fn rooms_changed_at(&self) -> u64 {
+        self.0.rooms_changed_at.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_rooms_changed_at(&self, offset: u64) {
+        self.0.rooms_changed_at.store(offset, Ordering::Release);
     }
 
     pub(crate) fn has_outgoing_listeners(&self) -> bool {

@@ -30,6 +30,10 @@ pub struct PersistedSession {
     pub created_at: u64,
     /// The store's offset when the socket left.
     pub left_at: u64,
+    /// The store's offset when the socket last joined or left a room after it was
+    /// created (0 if it never did). Packets before it were sent to other rooms than
+    /// `rooms`: a client that has not received up to here cannot be replayed to by rooms.
+    pub rooms_changed_at: u64,
 }
 
 /// Why [`SessionStore::restore`] did not restore a session.
@@ -292,8 +296,10 @@ impl SessionStore for MemorySessionStore {
         // Packets after `from` were dropped: complete only if none of them can have been
         // for this session, i.e. they were all sent while it was connected (so the client
         // got them, or they were not for it) and none was sent to it after `from`.
-        let complete = self.dropped_through <= from
-            || (session.last_sent <= from && self.dropped_through <= session.left_at);
+        let complete = (self.dropped_through <= from
+            || (session.last_sent <= from && self.dropped_through <= session.left_at))
+            // Its rooms changed after `from`: which packets were for it is not known.
+            && session.rooms_changed_at <= from;
         if !complete {
             return Err(RestoreFailure::new(
                 RecoveryError::Incomplete,

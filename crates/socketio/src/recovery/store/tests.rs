@@ -43,6 +43,7 @@ fn session(id: SocketId, rooms: &[&str], last_sent: u64, left_at: u64) -> Persis
         last_sent,
         created_at: 0,
         left_at,
+        rooms_changed_at: 0,
     }
 }
 
@@ -237,4 +238,33 @@ fn an_offset_from_an_earlier_session_counts_from_this_one() {
     send(&mut store, &Target::default(), 3, t0);
     let restored = store.restore("pid", Some(&store.format(old)), t0).unwrap();
     assert_eq!(ticks(&restored), [3]);
+}
+
+#[test]
+fn rooms_changed_after_the_clients_offset_refuse_a_replay_by_rooms() {
+    let t0 = Instant::now();
+    let mut store = MemorySessionStore::new(&config());
+    let id = SocketId::random();
+    let first = send(&mut store, &Target::default(), 1, t0);
+    // Sent to "vip" before the socket joined it: not the client's to see.
+    let before_join = send(&mut store, &target(&["vip"]), 2, t0);
+    let mut left = session(id, &["vip"], first, before_join);
+    left.rooms_changed_at = before_join;
+    store.persist(left.clone(), t0);
+    let offset = store.format(first);
+    assert!(matches!(
+        store.restore("pid", Some(&offset), t0 + SECOND),
+        Err(RestoreFailure {
+            error: RecoveryError::Incomplete,
+            previous: Some(_)
+        })
+    ));
+
+    // A client that has heard up to the change recovers what came after it.
+    store.persist(left, t0);
+    let after_join = send(&mut store, &target(&["vip"]), 3, t0);
+    let offset = store.format(before_join);
+    let restored = store.restore("pid", Some(&offset), t0 + SECOND).unwrap();
+    assert_eq!(ticks(&restored), [3]);
+    assert!(after_join > before_join);
 }
