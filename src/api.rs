@@ -86,15 +86,25 @@ fn authorized(state: &ApiState, headers: &HeaderMap) -> bool {
     })
 }
 
-/// The answer that refuses a request without one of the keys, if it has none.
-fn refusal_without_key(
-    state: &ApiState,
-    headers: &HeaderMap,
-    endpoint: &'static str,
-) -> Option<Response> {
-    (!authorized(state, headers)).then(|| {
-        Answer::error(endpoint, StatusCode::UNAUTHORIZED, "missing or unknown key").send(state)
-    })
+/// Refuses a request without one of the keys before anything else, its body included,
+/// is read.
+pub(crate) async fn require_key(
+    State(state): State<ApiState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if authorized(&state, request.headers()) {
+        return next.run(request).await;
+    }
+    // The endpoint names are the metrics' labels: a fixed set.
+    let endpoint = match request.uri().path().rsplit('/').next() {
+        Some("emit") => "emit",
+        Some("sockets") => "sockets",
+        Some("rooms") => "rooms",
+        Some("disconnect") => "disconnect",
+        _ => "unknown",
+    };
+    Answer::error(endpoint, StatusCode::UNAUTHORIZED, "missing or unknown key").send(&state)
 }
 
 /// The request's JSON body, or the answer that refuses a malformed one.
@@ -142,13 +152,9 @@ fn to_value(json: serde_json::Value) -> Result<Value, String> {
 /// Emits an event to the sockets of a namespace that the rooms designate (all if none).
 pub(crate) async fn emit(
     State(state): State<ApiState>,
-    headers: HeaderMap,
     request: Result<Json<EmitRequest>, JsonRejection>,
 ) -> Response {
     const ENDPOINT: &str = "emit";
-    if let Some(refusal) = refusal_without_key(&state, &headers, ENDPOINT) {
-        return refusal;
-    }
     let request = match json_body(&state, ENDPOINT, request) {
         Ok(request) => request,
         Err(refusal) => return *refusal,
@@ -199,13 +205,9 @@ pub(crate) struct ListQuery {
 /// `GET /api/v1/sockets`: the sockets of a namespace (in a room), with their rooms and data.
 pub(crate) async fn sockets(
     State(state): State<ApiState>,
-    headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Response {
     const ENDPOINT: &str = "sockets";
-    if let Some(refusal) = refusal_without_key(&state, &headers, ENDPOINT) {
-        return refusal;
-    }
     let Some(ns) = namespace(&state.io, &query.namespace) else {
         return Answer::ok(ENDPOINT, json!({ "sockets": [] })).send(&state);
     };
@@ -232,13 +234,9 @@ pub(crate) async fn sockets(
 /// left out).
 pub(crate) async fn rooms(
     State(state): State<ApiState>,
-    headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Response {
     const ENDPOINT: &str = "rooms";
-    if let Some(refusal) = refusal_without_key(&state, &headers, ENDPOINT) {
-        return refusal;
-    }
     let Some(ns) = namespace(&state.io, &query.namespace) else {
         return Answer::ok(ENDPOINT, json!({ "rooms": [] })).send(&state);
     };
@@ -274,13 +272,9 @@ pub(crate) struct DisconnectRequest {
 /// Disconnects the sockets of a namespace that the rooms designate.
 pub(crate) async fn disconnect(
     State(state): State<ApiState>,
-    headers: HeaderMap,
     request: Result<Json<DisconnectRequest>, JsonRejection>,
 ) -> Response {
     const ENDPOINT: &str = "disconnect";
-    if let Some(refusal) = refusal_without_key(&state, &headers, ENDPOINT) {
-        return refusal;
-    }
     let request = match json_body(&state, ENDPOINT, request) {
         Ok(request) => request,
         Err(refusal) => return *refusal,

@@ -183,6 +183,10 @@ pub(crate) fn router(settings: &Settings, io: &SocketIo, metrics: Arc<Metrics>) 
         .route("/api/v1/sockets", get(api::sockets))
         .route("/api/v1/rooms", get(api::rooms))
         .route("/api/v1/disconnect", post(api::disconnect))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::require_key,
+        ))
         .with_state(state);
     let closing_io = io.clone();
     let mut router = Router::new()

@@ -382,3 +382,26 @@ async fn bad_settings_are_reported_not_ignored() {
         assert!(help.contains(option), "{option} in {help}");
     }
 }
+
+/// The publish API refuses a request without a key before reading its body: a caller
+/// without a key cannot make the server wait for, buffer or parse a large body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_key_is_checked_before_the_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gateway = Gateway::start(&[]).await;
+    let authority = gateway.url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    // Announces a large body and sends none of it.
+    let head = format!(
+        "POST /api/v1/emit HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+         Content-Length: 1000000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = vec![0; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut response))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+    let response = String::from_utf8_lossy(&response[..read]);
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+}
