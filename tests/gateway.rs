@@ -389,7 +389,10 @@ async fn bad_settings_are_reported_not_ignored() {
 async fn the_api_key_is_checked_before_the_body_is_read() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let gateway = Gateway::start(&[]).await;
-    let authority = gateway.url.trim_start_matches("http://").trim_end_matches('/');
+    let authority = gateway
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
     // Announces a large body and sends none of it.
     let head = format!(
