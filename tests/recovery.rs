@@ -161,6 +161,11 @@ fn ticks(result: &serde_json::Value) -> Vec<u64> {
         .collect()
 }
 
+/// How many times the namespace middleware ran.
+fn middleware_runs(log: &Log) -> usize {
+    log.lines().iter().filter(|l| *l == "middleware").count()
+}
+
 fn connects(log: &Log) -> Vec<String> {
     log.lines()
         .into_iter()
@@ -202,13 +207,7 @@ async fn a_dropped_client_gets_its_socket_and_missed_packets_back() {
             ["connect:fresh", "connect:recovered:5"]
         );
         // Middlewares are skipped for a recovered socket by default.
-        let middlewares = fixture
-            .log
-            .lines()
-            .iter()
-            .filter(|l| *l == "middleware")
-            .count();
-        assert_eq!(middlewares, 1);
+        assert_eq!(middleware_runs(&fixture.log), 1);
     }
 }
 
@@ -221,13 +220,7 @@ async fn middlewares_run_again_when_asked() {
     let fixture = start(recovery, Parser::Json, HOLD).await;
     let result = run(&fixture, "recover", serde_json::json!({})).await;
     assert_eq!(ticks(&result), (1..=12).collect::<Vec<_>>());
-    let middlewares = fixture
-        .log
-        .lines()
-        .iter()
-        .filter(|l| *l == "middleware")
-        .count();
-    assert_eq!(middlewares, 2);
+    assert_eq!(middleware_runs(&fixture.log), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 // published through the HTTP API. Prints one JSON line with what it saw.
 //
 //   node gateway/browser.mjs <baseUrl> <apiKey> <screenshot.png>
-import { chromium } from "playwright-core";
+import { launchChromium } from "../common.mjs";
 
 const [baseUrl, apiKey, screenshotPath] = process.argv.slice(2);
 if (!baseUrl || !apiKey || !screenshotPath) {
@@ -69,24 +69,7 @@ async function say(page, text) {
   await page.press('[data-testid="message-input"]', "Enter");
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
-const timer = setTimeout(async () => {
-  console.error("FAIL: timed out");
-  await browser.close().catch(() => {});
-  process.exit(1);
-}, 60000);
+const { browser, timer } = await launchChromium();
 
 const pageErrors = []; // any of these fails the run; console errors are only reported
 try {

@@ -4,6 +4,7 @@
 //   node gateway/client.mjs <scenario> <url> <api key> [options as JSON]
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
+import { runScenario } from "../common.mjs";
 
 const [scenario, url, apiKey, rawOptions] = process.argv.slice(2);
 const options = rawOptions ? JSON.parse(rawOptions) : {};
@@ -130,11 +131,4 @@ const scenarios = {
   },
 };
 
-try {
-  const result = await scenarios[scenario]();
-  console.log(JSON.stringify(result ?? {}));
-  process.exit(0);
-} catch (error) {
-  console.error(`FAIL ${scenario}:`, error);
-  process.exit(1);
-}
+await runScenario(scenarios, scenario);

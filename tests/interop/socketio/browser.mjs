@@ -2,28 +2,12 @@
 // by playwright-core) on a page served by the Rust fixture, and prints their results.
 //
 //   node socketio/browser.mjs <url> '[["events", {}], …]' [screenshot.png]
-import { chromium } from "playwright-core";
+import { launchChromium } from "../common.mjs";
 
 const [url, rawScenarios, screenshot] = process.argv.slice(2);
 const scenarios = JSON.parse(rawScenarios);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
-const timer = setTimeout(async () => {
-  console.error("FAIL: timed out");
-  await browser.close();
-  process.exit(1);
-}, 60000);
+const { browser, timer } = await launchChromium();
 try {
   const page = await browser.newPage();
   page.on("console", (message) => console.error(`page: ${message.text()}`));

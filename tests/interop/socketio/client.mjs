@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { io, Manager } from "socket.io-client";
 import { Socket as EngineSocket } from "engine.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
+import { runScenario } from "../common.mjs";
 
 const [scenario, url, rawOptions] = process.argv.slice(2);
 const options = rawOptions ? JSON.parse(rawOptions) : {};
@@ -270,11 +271,4 @@ const scenarios = {
   },
 };
 
-try {
-  const result = await scenarios[scenario]();
-  console.log(JSON.stringify(result ?? {}));
-  process.exit(0);
-} catch (error) {
-  console.error(`FAIL ${scenario}:`, error);
-  process.exit(1);
-}
+await runScenario(scenarios, scenario);
