@@ -36,3 +36,18 @@ export async function runScenario(scenarios, scenario) {
     process.exit(1);
   }
 }
+
+// Fails the script if it is not done within `limitMs`.
+export function failAfter(scenario, limitMs = 30000) {
+  setTimeout(() => {
+    console.error(`FAIL ${scenario}: timed out`);
+    process.exit(1);
+  }, limitMs);
+}
+
+// Progress on stderr, shown when a scenario fails.
+export const step = (what) => console.error(`step: ${what}`);
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// The arguments of the next `event` on `emitter`.
+export const once = (emitter, event) =>
+  new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));

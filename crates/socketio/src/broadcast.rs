@@ -231,6 +231,17 @@ impl BroadcastOperator {
         )
     }
 
+    /// The message that carries this broadcast to the other servers.
+    fn cluster_message(&self, event: &str, args: Args) -> BroadcastMessage {
+        BroadcastMessage {
+            namespace: self.ns.name.clone(),
+            event: event.to_owned(),
+            args,
+            target: self.target.clone(),
+            volatile: self.volatile,
+        }
+    }
+
     fn forward(&self, event: &str, args: impl FnOnce() -> Option<Args>) {
         if self.local {
             return;
@@ -240,13 +251,7 @@ impl BroadcastOperator {
             return;
         }
         let Some(args) = args() else { return };
-        let message = BroadcastMessage {
-            namespace: self.ns.name.clone(),
-            event: event.to_owned(),
-            args,
-            target: self.target.clone(),
-            volatile: self.volatile,
-        };
+        let message = self.cluster_message(event, args);
         if let Err(error) = adapter.broadcast(&message) {
             tracing::warn!(%error, "broadcast not forwarded to the cluster");
         }
@@ -342,13 +347,7 @@ impl BroadcastOperator {
             let Some(args) = args_of(parser, &encoded) else {
                 return RemoteAcks::default();
             };
-            let message = BroadcastMessage {
-                namespace: self.ns.name.clone(),
-                event: event.to_owned(),
-                args,
-                target: self.target.clone(),
-                volatile: self.volatile,
-            };
+            let message = self.cluster_message(event, args);
             adapter
                 .broadcast_with_ack(&message, id, timeout)
                 .await

@@ -4,7 +4,7 @@
 // published through the HTTP API. Prints one JSON line with what it saw.
 //
 //   node gateway/browser.mjs <baseUrl> <apiKey> <screenshot.png>
-import { launchChromium } from "../common.mjs";
+import { launchChromium, step } from "../common.mjs";
 
 const [baseUrl, apiKey, screenshotPath] = process.argv.slice(2);
 if (!baseUrl || !apiKey || !screenshotPath) {
@@ -18,8 +18,6 @@ const RED_PIXEL = Buffer.from(
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC",
   "base64",
 );
-
-const step = (what) => console.error(`step: ${what}`);
 
 /** Waits for a condition evaluated in the page, naming it when it times out. */
 async function until(page, what, predicate, arg) {

@@ -4,20 +4,14 @@
 //   node gateway/client.mjs <scenario> <url> <api key> [options as JSON]
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { runScenario } from "../common.mjs";
+import { failAfter, once, runScenario, step } from "../common.mjs";
 
 const [scenario, url, apiKey, rawOptions] = process.argv.slice(2);
 const options = rawOptions ? JSON.parse(rawOptions) : {};
 // The TLS test's certificate is self-signed.
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
 
-setTimeout(() => {
-  console.error(`FAIL ${scenario}: timed out`);
-  process.exit(1);
-}, 30000);
-
-const step = (what) => console.error(`step: ${what}`);
-const once = (emitter, event) => new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
+failAfter(scenario);
 
 function connect(nsp = "/", extra = {}) {
   return io(url + nsp, {

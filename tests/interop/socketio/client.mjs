@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { io, Manager } from "socket.io-client";
 import { Socket as EngineSocket } from "engine.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
-import { runScenario } from "../common.mjs";
+import { failAfter, once, runScenario, sleep, step } from "../common.mjs";
 
 const [scenario, url, rawOptions] = process.argv.slice(2);
 const options = rawOptions ? JSON.parse(rawOptions) : {};
@@ -15,15 +15,7 @@ const clientOptions = { reconnection: false, forceNew: true };
 if (options.transports) clientOptions.transports = options.transports;
 if (options.msgpack) clientOptions.parser = msgpackParser;
 
-setTimeout(() => {
-  console.error(`FAIL ${scenario}: timed out`);
-  process.exit(1);
-}, 30000);
-
-// Progress on stderr, shown when a scenario fails.
-const step = (what) => console.error(`step: ${what}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const once = (emitter, event) => new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
+failAfter(scenario);
 
 function connect(nsp = "/", extra = {}) {
   return io(url + nsp, { ...clientOptions, ...extra });

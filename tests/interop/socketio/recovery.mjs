@@ -6,19 +6,12 @@
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
-import { runScenario } from "../common.mjs";
+import { failAfter, once, runScenario, sleep, step } from "../common.mjs";
 
 const [scenario, url, rawOptions] = process.argv.slice(2);
 const options = rawOptions ? JSON.parse(rawOptions) : {};
 
-setTimeout(() => {
-  console.error(`FAIL ${scenario}: timed out`);
-  process.exit(1);
-}, 30000);
-
-const step = (what) => console.error(`step: ${what}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const once = (emitter, event) => new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
+failAfter(scenario);
 
 function connect() {
   const socket = io(url, {
