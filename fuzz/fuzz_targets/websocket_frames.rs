@@ -16,11 +16,13 @@ fn decode(pieces: &[&[u8]]) -> (Vec<WsMessage>, Option<engineio_proto::websocket
         loop {
             match decoder.decode(&mut piece) {
                 Ok(Some(message)) => {
-                    if let WsMessage::Text(data) | WsMessage::Binary(data) = &message {
-                        assert!(data.len() <= LIMIT);
-                    }
-                    if let WsMessage::Text(data) = &message {
-                        assert!(std::str::from_utf8(data).is_ok());
+                    match &message {
+                        WsMessage::Text(data) => {
+                            assert!(data.len() <= LIMIT);
+                            assert!(std::str::from_utf8(data).is_ok());
+                        }
+                        WsMessage::Binary(data) => assert!(data.len() <= LIMIT),
+                        _ => {}
                     }
                     messages.push(message);
                 }

@@ -131,6 +131,15 @@ impl Text {
         self.0.slice(1..)
     }
 
+    /// The text without the leading `4`, taking the buffer: unlike
+    /// [`to_bytes`](Self::to_bytes) this shares nothing, so a buffer that is not shared yet
+    /// (a frame just read) stays unshared, which saves `bytes` an allocation.
+    pub fn into_bytes(self) -> Bytes {
+        let mut bytes = self.0;
+        bytes::Buf::advance(&mut bytes, 1);
+        bytes
+    }
+
     /// The encoded form, `4` included, as written in a WebSocket text frame.
     pub fn encoded(&self) -> &Bytes {
         &self.0
@@ -278,6 +287,19 @@ impl Packet {
         if std::str::from_utf8(&frame[1..]).is_err() {
             return Err(DecodeError::InvalidUtf8);
         }
+        Ok(Self::from_checked_text(packet_type, frame))
+    }
+
+    /// Decodes a packet from a WebSocket text message, which its decoder has checked as
+    /// UTF-8.
+    pub fn decode_ws_text(text: crate::websocket::TextBytes) -> Result<Self, DecodeError> {
+        let frame = text.into_bytes();
+        let Some(&first) = frame.first() else {
+            return Err(DecodeError::Empty);
+        };
+        let Some(packet_type) = PacketType::from_byte(first) else {
+            return Err(DecodeError::UnknownType(first));
+        };
         Ok(Self::from_checked_text(packet_type, frame))
     }
 

@@ -55,13 +55,17 @@ impl<T> Queue<T> {
     }
 
     /// Takes the front item.
+    #[inline]
     pub fn pop_front(&mut self) -> Option<T> {
-        let item = self.head.take()?;
-        self.head = self.rest.pop_front();
+        // Checked first: the driver polls its empty queues several times per message, and
+        // `take` on an empty slot still copied the whole item's size (4 % of the server's
+        // instructions in a 64-byte echo, callgrind).
+        self.head.as_ref()?;
+        let item = std::mem::replace(&mut self.head, self.rest.pop_front());
         if self.head.is_none() && self.rest.capacity() > 0 {
             self.rest = VecDeque::new();
         }
-        Some(item)
+        item
     }
 
     /// The front item.

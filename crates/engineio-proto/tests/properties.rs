@@ -149,7 +149,7 @@ proptest! {
 }
 
 mod websocket_frames {
-    use engineio_proto::websocket::{FrameDecoder, WsError, WsMessage};
+    use engineio_proto::websocket::{FrameDecoder, TextBytes, WsError, WsMessage};
     use proptest::prelude::*;
 
     /// A message a client might send, as (opcode, payload).
@@ -220,7 +220,7 @@ mod websocket_frames {
             for ((opcode, payload), mask, splits) in &messages {
                 stream.extend(encode(*opcode, payload, *mask, splits));
                 expected.push(match opcode {
-                    1 => WsMessage::Text(payload.clone().into()),
+                    1 => WsMessage::Text(TextBytes::new(payload.clone().into()).unwrap()),
                     2 => WsMessage::Binary(payload.clone().into()),
                     _ => WsMessage::Ping(payload.clone().into()),
                 });

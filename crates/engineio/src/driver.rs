@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use engineio_proto::queue::Queue;
-use engineio_proto::{Event, PollError, Session, Timestamp, Transmit, TransportKind};
+use engineio_proto::{Event, Message, PollError, Session, Timestamp, Transmit, TransportKind};
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
@@ -111,10 +111,7 @@ impl SessionDriver {
         let close_requested = self
             .shared
             .take(&mut requests, &mut outbox, can_take_outbox);
-        for message in outbox.drain() {
-            // Refused only once the session is closing; the message is then dropped.
-            let _ = self.core.send(message);
-        }
+        self.send_all(outbox);
         match close_requested {
             CloseRequest::None => {}
             CloseRequest::Graceful => self.core.close(now),
@@ -143,6 +140,14 @@ impl SessionDriver {
             self.core.handle_timeout(now);
         }
         self.dispatch();
+        // What the handlers queued as this round's messages were dispatched (an ack, most
+        // often: handlers that do not wait run inline) goes out with this round's flush
+        // rather than in a round of its own.
+        if self.can_take_outbox() {
+            let mut outbox = Queue::new();
+            self.shared.take_outbox(&mut outbox);
+            self.send_all(outbox);
+        }
         self.transmit();
         // Transmitting can end the session (a close delivered by the last GET).
         self.dispatch();
@@ -157,6 +162,13 @@ impl SessionDriver {
             return true;
         }
         false
+    }
+
+    fn send_all(&mut self, mut outbox: Queue<Message>) {
+        for message in outbox.drain() {
+            // Refused only once the session is closing; the message is then dropped.
+            let _ = self.core.send(message);
+        }
     }
 
     /// A client that closes over long-polling may have a GET on its way that crossed the

@@ -246,19 +246,32 @@ impl Shared {
         let mut queues = self.lock();
         queues.driver_active = true;
         std::mem::swap(&mut queues.requests, requests);
-        let mut notify = false;
         let closing = queues.close_requested != CloseRequest::None;
-        if (take_outbox || closing) && !queues.outbox.is_empty() {
-            std::mem::swap(&mut queues.outbox, outbox);
-            queues.outbox_bytes = 0;
-            notify = std::mem::take(&mut queues.space_wanted);
-        }
+        let notify = (take_outbox || closing) && Self::swap_outbox(&mut queues, outbox);
         let close = std::mem::take(&mut queues.close_requested);
         drop(queues);
         if notify {
             self.space.notify_waiters();
         }
         close
+    }
+
+    /// For the task, during its round: takes the messages queued since `take`.
+    pub(crate) fn take_outbox(&self, outbox: &mut Queue<Message>) {
+        let notify = Self::swap_outbox(&mut self.lock(), outbox);
+        if notify {
+            self.space.notify_waiters();
+        }
+    }
+
+    /// Swaps a non-empty outbox for `outbox`; true if senders wait for room.
+    fn swap_outbox(queues: &mut QueueState, outbox: &mut Queue<Message>) -> bool {
+        if queues.outbox.is_empty() {
+            return false;
+        }
+        std::mem::swap(&mut queues.outbox, outbox);
+        queues.outbox_bytes = 0;
+        std::mem::take(&mut queues.space_wanted)
     }
 
     /// For the task, before it sleeps: registers its waker and, unless work arrived

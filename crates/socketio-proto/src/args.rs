@@ -207,14 +207,8 @@ impl Args {
                 attachments,
                 ..
             } => {
-                let Ok(elements) =
-                    serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(source)
-                else {
+                let Ok(start) = crate::json::element_start(source, skip + n) else {
                     return Args(Repr::Empty);
-                };
-                let start = match elements.get(skip + n) {
-                    Some(raw) => crate::json::raw::offset_in(source, raw),
-                    None => crate::json::raw::closing_bracket(source),
                 };
                 Args(Repr::Json {
                     source: source.clone(),

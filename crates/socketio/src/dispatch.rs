@@ -55,6 +55,27 @@ impl JobQueue {
         self.enqueue(job, true)
     }
 
+    /// If the queue is idle, builds the job with `make` and runs it at once, on the caller's
+    /// task; otherwise gives `make` back, for the caller to queue a job that calls it.
+    ///
+    /// Building the job only when it runs lets it resolve what it will do (an event's
+    /// handler) at that moment, and hand over the handler's own future instead of a
+    /// boxed future around it: one allocation and a 528-byte copy less per event
+    /// (callgrind, `bench/run.sh echo`).
+    pub(crate) fn run_now_if_idle<F: FnOnce() -> Job>(self: &Arc<Self>, make: F) -> Option<F> {
+        {
+            let mut state = self.lock();
+            if state.running {
+                return Some(make);
+            }
+            state.running = true;
+        }
+        // Building the job runs application code (the handler's synchronous part).
+        let job = catching_panic(make).unwrap_or_else(|| Box::pin(std::future::ready(())));
+        self.run_inline(job);
+        None
+    }
+
     /// Runs `job` after the jobs already queued, whatever the backlog: for the leave, whose
     /// handlers must run even when a flood of events is what got the socket cut off.
     pub(crate) fn submit_always(self: &Arc<Self>, job: Job) {
@@ -131,8 +152,13 @@ impl JobQueue {
 
 /// Polls a job; a panic in it ends the job (and is logged) instead of the connection.
 fn poll_catching(job: &mut Job, cx: &mut Context<'_>) -> Poll<()> {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| job.as_mut().poll(cx))) {
-        Ok(poll) => poll,
+    catching_panic(|| job.as_mut().poll(cx)).unwrap_or(Poll::Ready(()))
+}
+
+/// Runs application code; a panic in it is logged and gives `None`.
+fn catching_panic<T>(f: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(value) => Some(value),
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
@@ -140,7 +166,7 @@ fn poll_catching(job: &mut Job, cx: &mut Context<'_>) -> Poll<()> {
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             tracing::error!(%message, "a socket handler panicked");
-            Poll::Ready(())
+            None
         }
     }
 }
@@ -196,6 +222,61 @@ mod tests {
         // Idle again: the next job runs inline.
         queue.submit(record(&log, 3)).unwrap();
         assert_eq!(log.lock().unwrap().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_job_is_built_at_once_when_idle_and_when_its_turn_comes_otherwise() {
+        let queue = JobQueue::new(10);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let built = log.clone();
+        let job = record(&log, 0);
+        assert!(
+            queue
+                .run_now_if_idle(move || {
+                    built.lock().unwrap().push(100);
+                    job
+                })
+                .is_none()
+        );
+        assert_eq!(*log.lock().unwrap(), vec![100, 0]);
+
+        let (open, gate) = tokio::sync::oneshot::channel::<()>();
+        queue
+            .submit(Box::pin(async move {
+                let _ = gate.await;
+            }))
+            .unwrap();
+        let built = log.clone();
+        let job = record(&log, 1);
+        let make = queue
+            .run_now_if_idle(move || {
+                built.lock().unwrap().push(101);
+                job
+            })
+            .expect("busy: handed back");
+        queue.submit(Box::pin(async move { make().await })).unwrap();
+        assert_eq!(log.lock().unwrap().len(), 2, "not built while waiting");
+        open.send(()).unwrap();
+        for _ in 0..100 {
+            if log.lock().unwrap().len() == 4 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert_eq!(*log.lock().unwrap(), vec![100, 0, 101, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_building_a_job_leaves_the_queue_usable() {
+        let queue = JobQueue::new(10);
+        assert!(
+            queue
+                .run_now_if_idle(|| -> Job { panic!("boom") })
+                .is_none()
+        );
+        let log = Arc::new(Mutex::new(Vec::new()));
+        queue.submit(record(&log, 7)).unwrap();
+        assert_eq!(*log.lock().unwrap(), vec![7]);
     }
 
     #[tokio::test]

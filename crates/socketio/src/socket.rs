@@ -32,7 +32,7 @@ use crate::namespace::{Namespace, NamespaceInner};
 use crate::recovery::Recovery;
 use crate::rooms::IntoRooms;
 pub use emitter::SocketEmitter;
-use handlers::HandlerTable;
+use handlers::{HandlerTable, Handlers};
 
 /// Identifies a catch-all listener, to remove it with `off_any`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

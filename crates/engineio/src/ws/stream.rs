@@ -215,7 +215,7 @@ impl WsStream {
                 Ok(None) => return,
                 Ok(Some(WsMessage::Text(text))) => {
                     self.inbox
-                        .push_back(Incoming::Packet(Packet::decode_text(text)));
+                        .push_back(Incoming::Packet(Packet::decode_ws_text(text)));
                 }
                 Ok(Some(WsMessage::Binary(data))) => {
                     self.inbox

@@ -5,6 +5,9 @@
 //! after the text one.
 
 pub(crate) mod raw;
+mod scan;
+
+pub(crate) use scan::element_start;
 
 use std::fmt;
 use std::io;
@@ -13,9 +16,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use engineio_proto::{Message, Text};
 use serde::Serialize;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
-use self::raw::{closing_bracket, offset_in};
 use crate::args::{Args, Repr};
 use crate::encode::{Encoded, Shape, shape_of};
 use crate::error::{EncodeError, ParseError};
@@ -117,9 +118,11 @@ impl JsonDecoder {
     }
 
     fn decode_text(&mut self, text: Text) -> Result<Option<Packet>, ParseError> {
-        let bytes = text.to_bytes();
-        let header = parse_header(&bytes, &self.limits)?;
-        let data = bytes.slice(header.data_start..);
+        // Owned and cut in place, not sliced: the first clone of a buffer read from a
+        // frame allocates (in `bytes`), and the packet needs none.
+        let mut data = text.into_bytes();
+        let header = parse_header(&data, &self.limits)?;
+        bytes::Buf::advance(&mut data, header.data_start);
         let nsp = header.nsp;
         let kind = match header.packet_type {
             PacketType::Connect => {
@@ -143,20 +146,12 @@ impl JsonDecoder {
             },
             PacketType::Event | PacketType::BinaryEvent => {
                 let (name, start) = event_name_and_start(&data)?;
-                let args_of = |attachments| {
-                    Args(Repr::Json {
-                        source: data.clone(),
-                        skip: 1,
-                        start,
-                        attachments,
-                    })
-                };
                 if header.attachments > 0 {
                     self.pending = Some(Box::new(Pending {
                         nsp,
                         event: Some((name, header.id)),
                         ack: 0,
-                        source: data.clone(),
+                        source: data,
                         skip: 1,
                         start,
                         expected: header.attachments,
@@ -166,7 +161,12 @@ impl JsonDecoder {
                 }
                 PacketKind::Event {
                     name,
-                    args: args_of(Vec::new()),
+                    args: Args(Repr::Json {
+                        source: data,
+                        skip: 1,
+                        start,
+                        attachments: Vec::new(),
+                    }),
                     ack: header.id,
                 }
             }
@@ -284,69 +284,32 @@ fn parse_header(text: &[u8], limits: &DecoderLimits) -> Result<Header, ParseErro
 /// Checks an event's data (a non-empty array whose first element is a string that is not
 /// reserved, or a number) and returns its name and where its arguments start.
 fn event_name_and_start(data: &[u8]) -> Result<(String, usize), ParseError> {
-    let elements = elements(data)?;
-    let first = elements.first.ok_or(ParseError::InvalidPayload)?;
-    let name = match first.get().as_bytes().first() {
+    let shape = scan::array(data).map_err(|_| ParseError::InvalidPayload)?;
+    let first = &data[shape.first.ok_or(ParseError::InvalidPayload)?];
+    let name = match first.first() {
+        // Without escapes the name is the text between the quotes (checked UTF-8 text cut
+        // at ASCII quotes).
+        Some(b'"') if !first.contains(&b'\\') => std::str::from_utf8(&first[1..first.len() - 1])
+            .map_err(|_| ParseError::InvalidEventName)?
+            .to_owned(),
         Some(b'"') => {
-            serde_json::from_str::<String>(first.get()).map_err(|_| ParseError::InvalidEventName)?
+            serde_json::from_slice::<String>(first).map_err(|_| ParseError::InvalidEventName)?
         }
-        Some(b'-' | b'0'..=b'9') => first.get().to_owned(),
+        Some(b'-' | b'0'..=b'9') => std::str::from_utf8(first)
+            .map_err(|_| ParseError::InvalidEventName)?
+            .to_owned(),
         _ => return Err(ParseError::InvalidEventName),
     };
     if is_reserved_event(&name) {
         return Err(ParseError::ReservedEventName);
     }
-    let start = match elements.second {
-        Some(raw) => offset_in(data, raw),
-        None => closing_bracket(data),
-    };
-    Ok((name, start))
+    Ok((name, shape.second.unwrap_or(shape.close)))
 }
 
 /// Checks an ack's data (an array) and returns where its arguments start.
 fn ack_start(data: &[u8]) -> Result<usize, ParseError> {
-    let elements = elements(data)?;
-    Ok(match elements.first {
-        Some(raw) => offset_in(data, raw),
-        None => closing_bracket(data),
-    })
-}
-
-/// The first two elements of a JSON array, borrowed; the rest is checked and skipped.
-/// (Collecting every element into a `Vec` was an allocation per packet.)
-struct Elements<'a> {
-    first: Option<&'a RawValue>,
-    second: Option<&'a RawValue>,
-}
-
-fn elements(data: &[u8]) -> Result<Elements<'_>, ParseError> {
-    struct ArrayVisitor;
-
-    impl<'de> Visitor<'de> for ArrayVisitor {
-        type Value = Elements<'de>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an array")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let first = seq.next_element::<&'de RawValue>()?;
-            let second = match first {
-                Some(_) => seq.next_element::<&'de RawValue>()?,
-                None => None,
-            };
-            if second.is_some() {
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-            }
-            Ok(Elements { first, second })
-        }
-    }
-
-    let mut deserializer = serde_json::Deserializer::from_slice(data);
-    let elements = de::Deserializer::deserialize_seq(&mut deserializer, ArrayVisitor)
-        .map_err(|_| ParseError::InvalidPayload)?;
-    deserializer.end().map_err(|_| ParseError::InvalidPayload)?;
-    Ok(elements)
+    let shape = scan::array(data).map_err(|_| ParseError::InvalidPayload)?;
+    Ok(shape.first.map_or(shape.close, |first| first.start))
 }
 
 /// Checks every placeholder of a binary packet: `num` an integer within the attachments,

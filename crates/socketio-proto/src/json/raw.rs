@@ -1,20 +1,8 @@
-//! Reading JSON that serde_json has checked: where the elements of an array start, and
-//! binary attachments in place of their placeholders.
+//! Binary attachments in place of the placeholders of checked JSON.
 
 use bytes::Bytes;
-use serde_json::value::RawValue;
 
 use crate::value::Value;
-
-/// Offset of `raw` within `data`: `raw` was borrowed from it by serde_json.
-pub(crate) fn offset_in(data: &[u8], raw: &RawValue) -> usize {
-    raw.get().as_ptr() as usize - data.as_ptr() as usize
-}
-
-/// Offset of the closing bracket of the array `data` (which serde_json has validated).
-pub(crate) fn closing_bracket(data: &[u8]) -> usize {
-    data.iter().rposition(|&b| b == b']').unwrap_or(data.len())
-}
 
 /// Puts attachments in place of the placeholders of a checked binary packet.
 pub(crate) fn substitute_placeholders(value: Value, attachments: &[Bytes]) -> Value {

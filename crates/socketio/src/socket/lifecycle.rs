@@ -136,7 +136,37 @@ impl Socket {
             listener(self, &event);
         }
         let socket = self.clone();
-        self.submit(Box::pin(async move { socket.handle_event(event).await }))
+        match self
+            .0
+            .queue
+            .run_now_if_idle(move || socket.event_job(event))
+        {
+            None => Ok(()),
+            Some(make) => self.submit(Box::pin(async move { make().await })),
+        }
+    }
+
+    /// The job that handles `event`, built when it is the event's turn: the handler's own
+    /// future when the event has one handler and no packet middleware runs.
+    fn event_job(self, event: Event) -> Job {
+        let direct = {
+            let state = self.lock();
+            if state.hooks().middlewares.is_empty() {
+                match state.handlers.get(event.name.as_str()) {
+                    Some(Handlers::One(handler)) => Some(handler.clone()),
+                    // Nothing to run (the catch-all listeners have seen it).
+                    None => return Box::pin(std::future::ready(())),
+                    Some(Handlers::Many(_)) => None,
+                }
+            } else {
+                None
+            }
+        };
+        match direct {
+            Some(handler) if self.connected() => handler(self, event),
+            Some(_) => Box::pin(std::future::ready(())),
+            None => Box::pin(self.handle_event(event)),
+        }
     }
 
     async fn handle_event(self, mut event: Event) {
