@@ -499,6 +499,28 @@ async fn too_many_headers_are_refused() {
     assert_still_serving(&server).await;
 }
 
+// The header count limit holds at its default (100, where hyper is left to apply its own)
+// and when set.
+#[tokio::test]
+async fn the_header_count_limit_is_crossed_at_its_setting() {
+    let headers = |n: usize| -> String { (0..n).map(|i| format!("X-H{i}: {i}\r\n")).collect() };
+    let open = format!("{PATH}?EIO=4&transport=polling");
+    for (limit, server) in [
+        (100, TestServer::start(EngineIo::builder()).await),
+        (
+            20,
+            TestServer::start_with(EngineIo::builder(), |serve| serve.max_headers(20)).await,
+        ),
+    ] {
+        // `Host` is one of the request's headers.
+        let at_limit = raw::request(server.addr, &raw::get(&open, &headers(limit - 1))).await;
+        assert_eq!(at_limit.map(|r| r.status), Some(200), "{limit} headers");
+        let over = raw::request(server.addr, &raw::get(&open, &headers(limit))).await;
+        assert_eq!(over.map(|r| r.status), Some(431), "{} headers", limit + 1);
+        assert_still_serving(&server).await;
+    }
+}
+
 // CVE-2022-41940: unknown upgrades (h2c), then a reset, to the engine path and elsewhere.
 #[tokio::test]
 async fn unknown_upgrades_then_reset() {

@@ -414,6 +414,19 @@ fn received_arguments_are_sent_back_unparsed() {
         text_of(back.first()),
         r#"52-["message-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
     );
+    let in_namespace = Parser::Json.encode_ack_args("/chat", 7, args).unwrap();
+    assert_eq!(
+        text_of(in_namespace.first()),
+        r#"62-/chat,7[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#
+    );
+    let in_namespace = Parser::Json
+        .encode_event_args("/chat", Some(8), "back", &args.skip(1))
+        .unwrap();
+    assert_eq!(
+        text_of(in_namespace.first()),
+        r#"52-/chat,8["back",{"_placeholder":true,"num":1}]"#
+    );
+    assert_eq!(in_namespace.attachments().len(), 2);
 
     let packet = decode_ok(r#"2["message",1,"2",{"3":[true]}]"#);
     let (_, args, _) = event(&packet);

@@ -474,6 +474,45 @@ fn write_header(out: &mut BytesMut, packet_type: PacketType, nsp: &str, id: Opti
     }
 }
 
+/// How many attachments writing `args` will produce, when known before writing them:
+/// arguments as received carry theirs.
+fn known_attachments(args: &Args) -> Option<usize> {
+    match &args.0 {
+        Repr::Empty => Some(0),
+        Repr::Json { attachments, .. } => Some(attachments.len()),
+        _ => None,
+    }
+}
+
+/// Like [`write_header`], in the binary form (`4<5|6><count>-…`) when `attachments` > 0:
+/// written in place, where [`finish`] would copy the packet into a second buffer.
+fn write_header_with(
+    out: &mut BytesMut,
+    packet_type: PacketType,
+    attachments: usize,
+    nsp: &str,
+    id: Option<u64>,
+) {
+    if attachments == 0 {
+        return write_header(out, packet_type, nsp, id);
+    }
+    let binary_type = match packet_type {
+        PacketType::Ack => PacketType::BinaryAck,
+        _ => PacketType::BinaryEvent,
+    };
+    out.put_u8(b'4');
+    out.put_u8(b'0' + binary_type.as_u8());
+    put_u64(out, attachments as u64);
+    out.put_u8(b'-');
+    if nsp != MAIN_NAMESPACE {
+        out.put_slice(nsp.as_bytes());
+        out.put_u8(b',');
+    }
+    if let Some(id) = id {
+        put_u64(out, id);
+    }
+}
+
 /// Writes the decimal digits of `n` without allocating.
 pub(crate) fn put_u64(out: &mut BytesMut, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -652,11 +691,18 @@ pub(crate) mod encode {
     ) -> Result<Encoded, EncodeError> {
         let mut out = BytesMut::with_capacity(40 + nsp.len() + name.len() + raw_len(args));
         let mut attachments = Vec::new();
-        write_header(&mut out, PacketType::Event, nsp, id);
+        let known = known_attachments(args);
+        write_header_with(&mut out, PacketType::Event, known.unwrap_or(0), nsp, id);
         out.put_u8(b'[');
         serde_json::to_writer((&mut out).writer(), name).map_err(EncodeError::new)?;
         write_args(&mut out, args, true, &mut attachments)?;
-        Ok(finish(out, attachments))
+        Ok(match known {
+            Some(_) => Encoded {
+                first: text_message(out.freeze()),
+                attachments,
+            },
+            None => finish(out, attachments),
+        })
     }
 
     pub(crate) fn ack<T: Serialize + ?Sized>(
@@ -697,9 +743,16 @@ pub(crate) mod encode {
     pub(crate) fn ack_args(nsp: &str, id: u64, args: &Args) -> Result<Encoded, EncodeError> {
         let mut out = BytesMut::with_capacity(40 + nsp.len() + raw_len(args));
         let mut attachments = Vec::new();
-        write_header(&mut out, PacketType::Ack, nsp, Some(id));
+        let known = known_attachments(args);
+        write_header_with(&mut out, PacketType::Ack, known.unwrap_or(0), nsp, Some(id));
         out.put_u8(b'[');
         write_args(&mut out, args, false, &mut attachments)?;
-        Ok(finish(out, attachments))
+        Ok(match known {
+            Some(_) => Encoded {
+                first: text_message(out.freeze()),
+                attachments,
+            },
+            None => finish(out, attachments),
+        })
     }
 }
