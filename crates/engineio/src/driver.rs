@@ -120,6 +120,7 @@ impl SessionDriver {
         let close_requested = self
             .shared
             .take(&mut requests, &mut outbox, can_take_outbox);
+        let took_outbox = !outbox.is_empty();
         self.send_all(outbox);
         match close_requested {
             CloseRequest::None => {}
@@ -151,8 +152,9 @@ impl SessionDriver {
         self.dispatch();
         // What the handlers queued as this round's messages were dispatched (an ack, most
         // often: handlers that do not wait run inline) goes out with this round's flush
-        // rather than in a round of its own.
-        if self.delivered && self.can_take_outbox() {
+        // rather than in a round of its own; unless this round took messages already, as
+        // the transport gets at most one outbox's worth (`max_buffered_bytes`) per flush.
+        if self.delivered && !took_outbox && self.can_take_outbox() {
             let mut outbox = Queue::new();
             self.shared.take_outbox(&mut outbox);
             self.send_all(outbox);

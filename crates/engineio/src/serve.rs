@@ -17,10 +17,10 @@ use tower_service::Service;
 use crate::head::RemoteAddr;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// hyper's limit on headers per request when none is set.
 const HYPER_MAX_HEADERS: usize = 100;
-type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Serves `service` on `listener`; see [`Serve`] for the options. Await it to run.
 ///
