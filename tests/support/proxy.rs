@@ -60,7 +60,18 @@ impl Proxy {
                     drop(client);
                     continue;
                 }
-                tokio::spawn(relay(inner, client));
+                // Registered before connecting upstream, so that a `cut_all` right after
+                // this accept breaks this connection too.
+                let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+                let (cut, cut_requested) = oneshot::channel();
+                inner.links.lock().unwrap().push(Link { id, cut });
+                if inner.refusing.load(Ordering::Acquire) {
+                    // `refuse` and `cut_all` ran between the check and the registration.
+                    inner.links.lock().unwrap().retain(|link| link.id != id);
+                    drop(client);
+                    continue;
+                }
+                tokio::spawn(relay(inner, client, id, cut_requested));
             }
         });
         Proxy { addr, inner }
@@ -103,15 +114,23 @@ impl Proxy {
     }
 }
 
-async fn relay(inner: Arc<Inner>, mut client: TcpStream) {
-    let Ok(mut server) = TcpStream::connect(inner.upstream).await else {
+async fn relay(
+    inner: Arc<Inner>,
+    mut client: TcpStream,
+    id: u64,
+    mut cut_requested: oneshot::Receiver<Cut>,
+) {
+    let connected = tokio::select! {
+        server = TcpStream::connect(inner.upstream) => server.ok(),
+        // Cut before the server saw it: the client's side just closes.
+        _ = &mut cut_requested => None,
+    };
+    let Some(mut server) = connected else {
+        inner.links.lock().unwrap().retain(|link| link.id != id);
         return;
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-    let (cut, cut_requested) = oneshot::channel();
-    inner.links.lock().unwrap().push(Link { id, cut });
     let outcome = tokio::select! {
         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => None,
         how = cut_requested => how.ok(),
