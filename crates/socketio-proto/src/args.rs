@@ -207,7 +207,7 @@ impl Args {
                 attachments,
                 ..
             } => {
-                let Ok(start) = crate::json::element_start(source, skip + n) else {
+                let Ok(start) = crate::json::scan::element_start(source, skip + n) else {
                     return Args(Repr::Empty);
                 };
                 Args(Repr::Json {

@@ -5,9 +5,7 @@
 //! after the text one.
 
 pub(crate) mod raw;
-mod scan;
-
-pub(crate) use scan::element_start;
+pub(crate) mod scan;
 
 use std::io;
 
