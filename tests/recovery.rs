@@ -62,6 +62,14 @@ fn burst(socket: &Socket, from: u32, to: u32, room: &str) {
 /// client away after the server saw it go (or, for a silent cut, after the cut).
 async fn start(recovery: ConnectionStateRecovery, parser: Parser, hold: Duration) -> Fixture {
     let io = SocketIo::builder()
+        // A long-polling client cut between two GETs has none parked at the server, which
+        // then learns of the outage from the heartbeat only: 10 s at most here, well within
+        // the 15 s the outage handler waits, and long after a client cut silently is back.
+        .engine(|engine| {
+            engine
+                .ping_interval(Duration::from_secs(5))
+                .ping_timeout(Duration::from_secs(5))
+        })
         .parser(parser)
         .connection_state_recovery(recovery)
         .build()
