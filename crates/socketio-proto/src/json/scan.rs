@@ -178,22 +178,16 @@ impl Scanner<'_> {
             self.skip_whitespace();
             match self.next()? {
                 first if self.scalar(first)? => {}
-                b'[' => {
+                opening @ (b'[' | b'{') => {
+                    let object = opening == b'{';
                     self.skip_whitespace();
-                    if self.peek() == Some(b']') {
+                    if self.peek() == Some(if object { b'}' } else { b']' }) {
                         self.at += 1;
                     } else {
-                        open.push(false);
-                        continue;
-                    }
-                }
-                b'{' => {
-                    self.skip_whitespace();
-                    if self.peek() == Some(b'}') {
-                        self.at += 1;
-                    } else {
-                        open.push(true);
-                        self.element_key()?;
+                        open.push(object);
+                        if object {
+                            self.element_key()?;
+                        }
                         continue;
                     }
                 }
@@ -237,11 +231,19 @@ impl Scanner<'_> {
 
     /// An object's key and its colon.
     fn element_key(&mut self) -> Result<(), NotAnArray> {
+        self.raw_key().map(|_| ())
+    }
+
+    /// An object's key and its colon; returns the key's text, quotes included.
+    fn raw_key(&mut self) -> Result<Range<usize>, NotAnArray> {
         self.skip_whitespace();
         self.expect(b'"')?;
+        let start = self.at - 1;
         self.string()?;
+        let key = start..self.at;
         self.skip_whitespace();
-        self.expect(b':')
+        self.expect(b':')?;
+        Ok(key)
     }
 
     /// The rest of a string after its opening quote.

@@ -132,13 +132,7 @@ impl Scanner<'_> {
     /// is `_placeholder` or `num`, recorded in `frame` (returns true then). `depth` is how
     /// many containers are open.
     fn key(&mut self, frame: &mut Frame, depth: usize) -> Result<bool, NotAnArray> {
-        self.skip_whitespace();
-        self.expect(b'"')?;
-        let start = self.at - 1;
-        self.string()?;
-        let raw = &self.data[start..self.at];
-        self.skip_whitespace();
-        self.expect(b':')?;
+        let raw = &self.data[self.raw_key()?];
         let unescaped;
         let name = if raw.contains(&b'\\') {
             unescaped = serde_json::from_slice::<String>(raw).map_err(|_| NotAnArray)?;
