@@ -59,6 +59,8 @@ pub(crate) struct SessionDriver {
     answered_poll_at_close: bool,
     /// Until when a session closed by its client waits for a GET that raced the close.
     linger: Option<Timestamp>,
+    /// The session's place in the registry's count was given back (as it closed).
+    released: bool,
     finished: bool,
 }
 
@@ -93,6 +95,7 @@ impl SessionDriver {
             close_reason: None,
             answered_poll_at_close: false,
             linger: None,
+            released: false,
             finished: false,
         }
     }
@@ -328,6 +331,9 @@ impl SessionDriver {
                 Event::Closed(reason) => {
                     tracing::debug!(session = self.shared.log_id, %reason, "session closed");
                     self.close_reason = Some(reason);
+                    // As in the Node server, the session has left the count when its
+                    // `close` handler runs, even if it lingers for a crossing GET.
+                    self.release();
                     self.handler.on_close(reason);
                 }
             }
@@ -423,7 +429,16 @@ impl SessionDriver {
         if let Some(probe) = self.probe.take() {
             ws::close_in_background(*probe);
         }
+        self.release();
         self.registry.remove(&self.shared.sid);
+    }
+
+    /// Gives the session's place in the registry's count back, once.
+    fn release(&mut self) {
+        if !self.released {
+            self.released = true;
+            self.registry.release();
+        }
     }
 
     /// Points the timer at the core's next deadline; true if that deadline has passed.
@@ -487,6 +502,7 @@ impl Drop for SessionDriver {
             for request in self.shared.mark_closed() {
                 refuse(request);
             }
+            self.release();
             self.registry.remove(&self.shared.sid);
         }
     }

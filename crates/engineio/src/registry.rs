@@ -49,8 +49,10 @@ impl Registry {
         Ok(())
     }
 
-    /// Gives back a place taken by [`reserve`](Self::reserve) and never used.
-    pub(crate) fn unreserve(&self) {
+    /// Gives back a place taken by [`reserve`](Self::reserve): one never used, or a
+    /// session's once it is closed (its entry may stay a little longer, see
+    /// [`remove`](Self::remove)).
+    pub(crate) fn release(&self) {
         self.len.fetch_sub(1, Ordering::AcqRel);
     }
 
@@ -63,10 +65,10 @@ impl Registry {
         self.shard(sid).get(sid).cloned()
     }
 
+    /// Removes a session's entry; its place is given back separately, by
+    /// [`release`](Self::release), as the session closes.
     pub(crate) fn remove(&self, sid: &Sid) {
-        if self.shard(sid).remove(sid).is_some() {
-            self.len.fetch_sub(1, Ordering::AcqRel);
-        }
+        self.shard(sid).remove(sid);
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -441,7 +441,7 @@ impl EngineInner {
                 }
                 Err(error) => {
                     tracing::debug!(%error, "websocket upgrade failed");
-                    engine.registry.unreserve();
+                    engine.registry.release();
                 }
             }
         });
