@@ -120,9 +120,15 @@ impl SessionDriver {
         // Taken by swapping in empty queues, which hold one item without allocating: the
         // session keeps no queue of its own between rounds.
         let (mut requests, mut outbox) = (Queue::new(), Queue::new());
-        let close_requested = self
+        let (close_requested, rest) = self
             .shared
             .take(&mut requests, &mut outbox, can_take_outbox);
+        if let Some(rest) = rest
+            && let Some(ws) = &mut self.ws
+        {
+            ws.send_raw(rest);
+            self.ws_dirty = true;
+        }
         let took_outbox = !outbox.is_empty();
         self.send_all(outbox);
         match close_requested {
@@ -197,7 +203,7 @@ impl SessionDriver {
 
     fn step_lingering(&mut self, now: Timestamp, deadline: Timestamp) -> bool {
         let (mut requests, mut outbox) = (Queue::new(), Queue::new());
-        self.shared.take(&mut requests, &mut outbox, true);
+        let _ = self.shared.take(&mut requests, &mut outbox, true);
         drop(outbox);
         let mut answered = false;
         for request in requests.drain() {
@@ -373,6 +379,7 @@ impl SessionDriver {
                     }
                 }
                 Transmit::CloseWebSocket => {
+                    self.shared.forget_stream();
                     if let Some(ws) = self.ws.take() {
                         ws::close_in_background(*ws);
                     }
@@ -485,7 +492,11 @@ impl Future for SessionDriver {
             }
             let can_take_outbox = this.can_take_outbox();
             this.shared.set_writable(can_take_outbox);
-            if this.shared.park(cx.waker(), can_take_outbox) && !this.poll_timer(cx) {
+            let idle_stream = match this.core.transport() {
+                TransportKind::WebSocket => this.ws.as_ref().and_then(|ws| ws.idle_stream()),
+                TransportKind::Polling => None,
+            };
+            if this.shared.park(cx.waker(), can_take_outbox, idle_stream) && !this.poll_timer(cx) {
                 return Poll::Pending;
             }
         }

@@ -7,7 +7,8 @@
 //! frames (1002) and invalid UTF-8 (1007).
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -18,7 +19,7 @@ use hyper_util::rt::TokioIo;
 
 mod stream;
 
-pub(crate) use stream::{Incoming, WsStream};
+pub(crate) use stream::{Incoming, WriteNow, WsStream, write_now};
 
 /// The connection under a WebSocket: the TCP stream itself when hyper served a plain
 /// `TcpStream` (as [`serve`](crate::serve) and `axum::serve` do), otherwise hyper's
@@ -28,9 +29,14 @@ pub(crate) use stream::{Incoming, WsStream};
 /// (hyper's `Upgraded`, its rewind buffer and a boxed trait object) and frees hyper's
 /// 4 KiB read buffer, which `Upgraded` otherwise keeps for the connection's life
 /// (measured with valgrind's dhat: 4.1 KB per held connection).
+///
+/// The TCP stream is shared with the session's [`Shared`](crate::socket::Shared) state, so
+/// that a message sent to an idle session is written at once by its sender (see
+/// `socket.rs`); reads and writes go through tokio's readiness and `try_read`/`try_write`,
+/// which take the stream by reference.
 pub(crate) enum WsIo {
     Tcp {
-        stream: tokio::net::TcpStream,
+        stream: Arc<tokio::net::TcpStream>,
         /// Bytes hyper had read past the request (a client that did not wait for 101).
         prefix: bytes::Bytes,
     },
@@ -41,7 +47,7 @@ impl WsIo {
     fn new(upgraded: Upgraded) -> Self {
         match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
             Ok(parts) => WsIo::Tcp {
-                stream: parts.io.into_inner(),
+                stream: Arc::new(parts.io.into_inner()),
                 // A copy: the slice, even empty, would keep hyper's whole buffer alive.
                 prefix: bytes::Bytes::copy_from_slice(&parts.read_buf),
             },
@@ -63,7 +69,19 @@ impl tokio::io::AsyncRead for WsIo {
                     buf.put_slice(&prefix.split_to(n));
                     return Poll::Ready(Ok(()));
                 }
-                Pin::new(stream).poll_read(cx, buf)
+                loop {
+                    ready!(stream.poll_read_ready(cx))?;
+                    // On `WouldBlock` tokio clears the readiness; polling it again then
+                    // registers for the next.
+                    match stream.try_read(buf.initialize_unfilled()) {
+                        Ok(n) => {
+                            buf.advance(n);
+                            return Poll::Ready(Ok(()));
+                        }
+                        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(error) => return Poll::Ready(Err(error)),
+                    }
+                }
             }
             WsIo::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
         }
@@ -77,7 +95,13 @@ impl tokio::io::AsyncWrite for WsIo {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
-            WsIo::Tcp { stream, .. } => Pin::new(stream).poll_write(cx, buf),
+            WsIo::Tcp { stream, .. } => loop {
+                ready!(stream.poll_write_ready(cx))?;
+                match stream.try_write(buf) {
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                    written => return Poll::Ready(written),
+                }
+            },
             WsIo::Upgraded(io) => Pin::new(io).poll_write(cx, buf),
         }
     }
@@ -88,28 +112,39 @@ impl tokio::io::AsyncWrite for WsIo {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
-            WsIo::Tcp { stream, .. } => Pin::new(stream).poll_write_vectored(cx, bufs),
+            WsIo::Tcp { stream, .. } => loop {
+                ready!(stream.poll_write_ready(cx))?;
+                match stream.try_write_vectored(bufs) {
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                    written => return Poll::Ready(written),
+                }
+            },
             WsIo::Upgraded(io) => Pin::new(io).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            WsIo::Tcp { stream, .. } => stream.is_write_vectored(),
+            WsIo::Tcp { .. } => true,
             WsIo::Upgraded(io) => io.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            WsIo::Tcp { stream, .. } => Pin::new(stream).poll_flush(cx),
+            WsIo::Tcp { .. } => Poll::Ready(Ok(())),
             WsIo::Upgraded(io) => Pin::new(io).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            WsIo::Tcp { stream, .. } => Pin::new(stream).poll_shutdown(cx),
+            // The session gives its share of the stream back before closing the WebSocket;
+            // should one still be held, dropping the last one closes the connection.
+            WsIo::Tcp { stream, .. } => match Arc::get_mut(stream) {
+                Some(stream) => Pin::new(stream).poll_shutdown(cx),
+                None => Poll::Ready(Ok(())),
+            },
             WsIo::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
         }
     }

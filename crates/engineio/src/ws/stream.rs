@@ -19,8 +19,9 @@ use engineio_proto::queue::Queue;
 use engineio_proto::websocket::{
     FrameDecoder, Opcode, WsError, WsMessage, close_payload, encode_header,
 };
-use engineio_proto::{DecodeError, Frame, Packet};
+use engineio_proto::{DecodeError, Frame, Message, Packet};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 use super::WsIo;
 
@@ -84,9 +85,58 @@ impl OutFrame {
         }
     }
 
+    /// Bytes already framed: the rest of a frame another writer began.
+    fn raw(bytes: Bytes) -> Self {
+        OutFrame {
+            header: [0; 10],
+            header_len: 0,
+            payload: bytes,
+        }
+    }
+
     fn len(&self) -> usize {
         self.header_len as usize + self.payload.len()
     }
+}
+
+/// How a write straight to the socket went (see [`write_now`]).
+pub(crate) enum WriteNow {
+    /// Every byte was written.
+    Done,
+    /// Nothing was written (the socket's buffer is full, the frames are larger than one
+    /// write, or the write failed): queue the messages as usual.
+    NotWritten,
+    /// Part was written; these bytes must go out next, before anything else.
+    Partial(Bytes),
+}
+
+/// Writes `messages` as WebSocket frames straight to `stream` with one non-blocking write,
+/// for a sender that found the session idle (see `Shared::push_message`). The caller
+/// guarantees that no other write to the stream can happen meanwhile.
+pub(crate) fn write_now(stream: &TcpStream, messages: &[Message]) -> WriteNow {
+    WRITE_SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        scratch.clear();
+        for message in messages {
+            let (opcode, payload) = match message {
+                Message::Text(text) => (Opcode::Text, &text.encoded()[..]),
+                Message::Binary(data) => (Opcode::Binary, &data[..]),
+            };
+            if scratch.len() + 10 + payload.len() > SCRATCH {
+                return WriteNow::NotWritten;
+            }
+            let (header, header_len) = encode_header(opcode, payload.len());
+            scratch.extend_from_slice(&header[..header_len]);
+            scratch.extend_from_slice(payload);
+        }
+        match stream.try_write(&scratch) {
+            Ok(n) if n == scratch.len() => WriteNow::Done,
+            Ok(n) if n > 0 => WriteNow::Partial(Bytes::copy_from_slice(&scratch[n..])),
+            // Would block, or failed: the session's task meets the error on its next
+            // read or write and closes the session.
+            Ok(_) | Err(_) => WriteNow::NotWritten,
+        }
+    })
 }
 
 /// Copies the queued frames' bytes, from `written` bytes into the first, to `out` until it
@@ -252,6 +302,25 @@ impl WsStream {
             Frame::Binary(data) => OutFrame::new(Opcode::Binary, data),
         });
         true
+    }
+
+    /// Queues bytes already framed, ahead of what is queued later (the rest of a frame
+    /// written in part by [`write_now`]).
+    pub(crate) fn send_raw(&mut self, bytes: Bytes) {
+        self.outbox.push_back(OutFrame::raw(bytes));
+    }
+
+    /// The TCP stream, if others may write to it now: the connection is a plain TCP
+    /// stream and everything queued here has been written (no pong waits, no close).
+    pub(crate) fn idle_stream(&self) -> Option<&std::sync::Arc<TcpStream>> {
+        match &self.io {
+            WsIo::Tcp { stream, .. }
+                if self.outbox.is_empty() && self.pong.is_none() && !self.close_queued =>
+            {
+                Some(stream)
+            }
+            _ => None,
+        }
     }
 
     fn queue_close(&mut self, payload: Bytes) {
