@@ -23,7 +23,7 @@ use engineio_proto::{DecodeError, Frame, Message, Packet};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::WsIo;
+use super::{WsIo, send};
 
 /// The per-thread buffers' size: one read takes up to this much, one write sends up to it.
 const SCRATCH: usize = 64 * 1024;
@@ -108,22 +108,6 @@ pub(crate) enum WriteNow {
     NotWritten,
     /// Part was written; these bytes must go out next, before anything else.
     Partial(Bytes),
-}
-
-/// A plain `send`, not tokio's `try_write`, which first reads the stream's readiness from
-/// the reactor's state: one more cache miss per receiver of a broadcast (user time per
-/// fanout delivery 1.08/1.04/0.78 -> 0.88/0.75/0.62 µs, `sio-load fanout --receivers
-/// 1000` against the two builds in turn). Should the socket be full, tokio's stale
-/// readiness costs the session's task one `WouldBlock` before it waits.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn send(stream: &TcpStream, bytes: &[u8]) -> std::io::Result<usize> {
-    // No SIGPIPE for a peer that is gone, as the standard library's own writes.
-    socket2::SockRef::from(stream).send_with_flags(bytes, libc::MSG_NOSIGNAL)
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn send(stream: &TcpStream, bytes: &[u8]) -> std::io::Result<usize> {
-    stream.try_write(bytes)
 }
 
 /// Writes `messages` as WebSocket frames straight to `stream` with one non-blocking write,
