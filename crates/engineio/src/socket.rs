@@ -19,7 +19,7 @@ use engineio_proto::queue::Queue;
 use engineio_proto::{Message, PollError, Sid, TransportKind};
 use http::request::Parts;
 
-use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Notify, oneshot};
 
 use crate::head::RequestHead;
@@ -114,12 +114,12 @@ pub(crate) struct QueueState {
     /// A sender waits in [`EngineSocket::send`] for room.
     space_wanted: bool,
     /// The session's WebSocket connection, while it runs on one over plain TCP.
-    stream: Option<Arc<TcpStream>>,
+    stream: Option<Arc<OwnedWriteHalf>>,
     /// The task is parked with nothing left to write on `stream`: a sender that finds the
     /// queue empty writes its message to the socket itself (see [`Shared::write_now`]).
     stream_idle: bool,
     /// The rest of a frame a sender could write only in part; the task writes it first.
-    stream_rest: Option<Bytes>,
+    stream_rest: Option<Box<Bytes>>,
 }
 
 /// State shared between a session's task and everyone else.
@@ -226,7 +226,7 @@ impl Shared {
         let Some(stream) = &queues.stream else {
             return false;
         };
-        match write_now(stream, messages) {
+        match write_now((**stream).as_ref(), messages) {
             WriteNow::Done => true,
             WriteNow::NotWritten => {
                 queues.stream_idle = false;
@@ -235,7 +235,7 @@ impl Shared {
             }
             WriteNow::Partial(rest) => {
                 queues.stream_idle = false;
-                queues.stream_rest = Some(rest);
+                queues.stream_rest = Some(Box::new(rest));
                 self.writable.store(false, Ordering::Release);
                 // The task finishes the frame.
                 self.waker.wake();
@@ -298,7 +298,7 @@ impl Shared {
         let closing = queues.close_requested != CloseRequest::None;
         let notify = (take_outbox || closing) && Self::swap_outbox(&mut queues, outbox);
         let close = std::mem::take(&mut queues.close_requested);
-        let rest = queues.stream_rest.take();
+        let rest = queues.stream_rest.take().map(|rest| *rest);
         drop(queues);
         if notify {
             self.space.notify_waiters();
@@ -334,7 +334,7 @@ impl Shared {
         &self,
         waker: &std::task::Waker,
         can_take_outbox: bool,
-        idle_stream: Option<&Arc<TcpStream>>,
+        idle_stream: Option<&Arc<OwnedWriteHalf>>,
     ) -> bool {
         self.waker.register(waker);
         let mut queues = self.lock();
@@ -537,11 +537,16 @@ mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
 
-    async fn connected() -> (Arc<TcpStream>, TcpStream) {
+    use tokio::net::TcpStream;
+    use tokio::net::tcp::OwnedReadHalf;
+
+    /// The server's halves of a connection, the writing one shared, and the client.
+    async fn connected() -> (Arc<OwnedWriteHalf>, OwnedReadHalf, TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap());
         let (server, client) = tokio::join!(listener.accept(), client);
-        (Arc::new(server.unwrap().0), client.unwrap())
+        let (read, write) = server.unwrap().0.into_split();
+        (Arc::new(write), read, client.unwrap())
     }
 
     fn shared() -> Shared {
@@ -560,7 +565,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_sender_writes_only_while_the_task_is_parked_with_an_idle_stream() {
-        let (stream, mut peer) = connected().await;
+        let (stream, _read, mut peer) = connected().await;
         let shared = shared();
         let (mut requests, mut outbox) = (Queue::new(), Queue::new());
 
@@ -604,7 +609,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_cut_by_a_full_socket_leaves_its_rest_to_the_task() {
-        let (stream, mut peer) = connected().await;
+        let (stream, _read, mut peer) = connected().await;
         let shared = shared();
         let (mut requests, mut outbox) = (Queue::new(), Queue::new());
         let big = Message::binary(vec![1u8; 60_000]);

@@ -17,8 +17,9 @@ use http::{HeaderMap, HeaderValue, header};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use socket2::SockRef;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use tokio::io::Interest;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 mod stream;
 
@@ -33,13 +34,14 @@ pub(crate) use stream::{Incoming, WriteNow, WsStream, write_now};
 /// 4 KiB read buffer, which `Upgraded` otherwise keeps for the connection's life
 /// (measured with valgrind's dhat: 4.1 KB per held connection).
 ///
-/// The TCP stream is shared with the session's [`Shared`](crate::socket::Shared) state, so
-/// that a message sent to an idle session is written at once by its sender (see
-/// `socket.rs`); reads and writes go through tokio's readiness and `try_read`/`try_write`,
-/// which take the stream by reference.
+/// The TCP stream's writing half is shared with the session's
+/// [`Shared`](crate::socket::Shared) state, so that a message sent to an idle session is
+/// written at once by its sender (see `socket.rs`); the session's task writes through
+/// the same half by reference. Reads keep tokio's own path (the reading half).
 pub(crate) enum WsIo {
     Tcp {
-        stream: Arc<tokio::net::TcpStream>,
+        read: OwnedReadHalf,
+        write: Arc<OwnedWriteHalf>,
         /// Bytes hyper had read past the request (a client that did not wait for 101).
         prefix: bytes::Bytes,
     },
@@ -49,11 +51,15 @@ pub(crate) enum WsIo {
 impl WsIo {
     fn new(upgraded: Upgraded) -> Self {
         match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
-            Ok(parts) => WsIo::Tcp {
-                stream: Arc::new(parts.io.into_inner()),
-                // A copy: the slice, even empty, would keep hyper's whole buffer alive.
-                prefix: bytes::Bytes::copy_from_slice(&parts.read_buf),
-            },
+            Ok(parts) => {
+                let (read, write) = parts.io.into_inner().into_split();
+                WsIo::Tcp {
+                    read,
+                    write: Arc::new(write),
+                    // A copy: the slice, even empty, would keep hyper's whole buffer alive.
+                    prefix: bytes::Bytes::copy_from_slice(&parts.read_buf),
+                }
+            }
             Err(upgraded) => WsIo::Upgraded(TokioIo::new(upgraded)),
         }
     }
@@ -66,19 +72,13 @@ impl tokio::io::AsyncRead for WsIo {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            WsIo::Tcp { stream, prefix } => {
+            WsIo::Tcp { read, prefix, .. } => {
                 if !prefix.is_empty() {
                     let n = prefix.len().min(buf.remaining());
                     buf.put_slice(&prefix.split_to(n));
                     return Poll::Ready(Ok(()));
                 }
-                let unfilled = buf.initialize_unfilled();
-                let len = unfilled.len();
-                let n = ready!(poll_io(stream, cx, Interest::READABLE, len, || {
-                    (&*SockRef::from(&**stream)).read(unfilled)
-                }))?;
-                buf.advance(n);
-                Poll::Ready(Ok(()))
+                Pin::new(read).poll_read(cx, buf)
             }
             WsIo::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
         }
@@ -92,9 +92,10 @@ impl tokio::io::AsyncWrite for WsIo {
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
-            WsIo::Tcp { stream, .. } => poll_io(stream, cx, Interest::WRITABLE, buf.len(), || {
-                send(stream, buf)
-            }),
+            WsIo::Tcp { write, .. } => {
+                let stream = (**write).as_ref();
+                poll_write(stream, cx, buf.len(), || send(stream, buf))
+            }
             WsIo::Upgraded(io) => Pin::new(io).poll_write(cx, buf),
         }
     }
@@ -105,10 +106,11 @@ impl tokio::io::AsyncWrite for WsIo {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
-            WsIo::Tcp { stream, .. } => {
+            WsIo::Tcp { write, .. } => {
+                let stream = (**write).as_ref();
                 let len = bufs.iter().map(|buf| buf.len()).sum();
-                poll_io(stream, cx, Interest::WRITABLE, len, || {
-                    (&*SockRef::from(&**stream)).write_vectored(bufs)
+                poll_write(stream, cx, len, || {
+                    (&*SockRef::from(stream)).write_vectored(bufs)
                 })
             }
             WsIo::Upgraded(io) => Pin::new(io).poll_write_vectored(cx, bufs),
@@ -133,8 +135,8 @@ impl tokio::io::AsyncWrite for WsIo {
         match self.get_mut() {
             // The session gives its share of the stream back before closing the WebSocket;
             // should one still be held, dropping the last one closes the connection.
-            WsIo::Tcp { stream, .. } => match Arc::get_mut(stream) {
-                Some(stream) => Pin::new(stream).poll_shutdown(cx),
+            WsIo::Tcp { write, .. } => match Arc::get_mut(write) {
+                Some(write) => Pin::new(write).poll_shutdown(cx),
                 None => Poll::Ready(Ok(())),
             },
             WsIo::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
@@ -142,28 +144,24 @@ impl tokio::io::AsyncWrite for WsIo {
     }
 }
 
-/// One read or write on a stream shared by reference, doing what tokio's own `poll_read`
-/// and `poll_write` do and its `try_read` and `try_write` do not: an operation that moves
-/// fewer bytes than it could clears the readiness it was attempted under, so that the next
-/// one waits for the reactor instead of making a system call that fails with
-/// `WouldBlock` (one more per echo otherwise: 5.87 against 6.02 µs of server CPU per
-/// ack, `sio-load echo` against both builds in turn). The readiness cleared is the one
-/// seen before the operation, so an event that arrives meanwhile is not lost.
-fn poll_io(
+/// One write on a stream shared by reference, doing what tokio's own `poll_write` does
+/// and its `try_write` does not: a write that takes fewer bytes than offered clears the
+/// readiness it was attempted under, so that the next one waits for the reactor instead
+/// of making a system call that fails with `WouldBlock`. The readiness cleared is the one
+/// seen before the write, so an event that arrives meanwhile is not lost.
+fn poll_write(
     stream: &tokio::net::TcpStream,
     cx: &mut Context<'_>,
-    interest: Interest,
     len: usize,
-    mut op: impl FnMut() -> std::io::Result<usize>,
+    mut write: impl FnMut() -> std::io::Result<usize>,
 ) -> Poll<std::io::Result<usize>> {
+    // The task's budget, as tokio's own I/O keeps it.
+    let coop = ready!(tokio::task::coop::poll_proceed(cx));
     loop {
-        if interest == Interest::READABLE {
-            ready!(stream.poll_read_ready(cx))?;
-        } else {
-            ready!(stream.poll_write_ready(cx))?;
-        }
+        // Tried first: `try_io` refuses without a system call when the stream is known
+        // not to be ready; only then is the readiness polled, which registers the waker.
         let mut short = None;
-        let result = stream.try_io(interest, || match op() {
+        let result = stream.try_io(Interest::WRITABLE, || match write() {
             // Not on Windows, where tokio does not either.
             Ok(n) if cfg!(not(windows)) && n > 0 && n < len => {
                 short = Some(n);
@@ -172,10 +170,13 @@ fn poll_io(
             other => other,
         });
         match (result, short) {
-            (_, Some(n)) => return Poll::Ready(Ok(n)),
             (Err(error), None) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-            (result, None) => return Poll::Ready(result),
+            (result, short) => {
+                coop.made_progress();
+                return Poll::Ready(short.map_or(result, Ok));
+            }
         }
+        ready!(stream.poll_write_ready(cx))?;
     }
 }
 

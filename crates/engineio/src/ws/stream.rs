@@ -22,6 +22,7 @@ use engineio_proto::websocket::{
 use engineio_proto::{DecodeError, Frame, Message, Packet};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
 
 use super::{WsIo, send};
 
@@ -312,12 +313,12 @@ impl WsStream {
 
     /// The TCP stream, if others may write to it now: the connection is a plain TCP
     /// stream and everything queued here has been written (no pong waits, no close).
-    pub(crate) fn idle_stream(&self) -> Option<&std::sync::Arc<TcpStream>> {
+    pub(crate) fn idle_stream(&self) -> Option<&std::sync::Arc<OwnedWriteHalf>> {
         match &self.io {
-            WsIo::Tcp { stream, .. }
+            WsIo::Tcp { write, .. }
                 if self.outbox.is_empty() && self.pong.is_none() && !self.close_queued =>
             {
-                Some(stream)
+                Some(write)
             }
             _ => None,
         }
