@@ -140,6 +140,11 @@ impl Text {
         bytes
     }
 
+    /// The encoded form, `4` included, taken.
+    pub fn into_encoded(self) -> Bytes {
+        self.0
+    }
+
     /// The encoded form, `4` included, as written in a WebSocket text frame.
     pub fn encoded(&self) -> &Bytes {
         &self.0
@@ -323,6 +328,16 @@ impl Packet {
     /// message holding those bytes.
     pub fn decode_binary(frame: Bytes) -> Self {
         Packet::Message(Message::Binary(frame))
+    }
+
+    /// The WebSocket frame of the packet, taking it: a message's buffer is handed over
+    /// rather than cloned (a clone of a buffer never shared costs an allocation).
+    pub fn into_frame(self) -> Frame {
+        match self {
+            Packet::Message(Message::Text(text)) => Frame::Text(text.into_encoded()),
+            Packet::Message(Message::Binary(data)) => Frame::Binary(data),
+            other => other.to_frame(),
+        }
     }
 
     /// Encodes the packet for a WebSocket frame.

@@ -354,12 +354,12 @@ impl SessionDriver {
                         // The WebSocket queues frames without bound; the queue is bounded
                         // by taking the application's messages only when the previous
                         // batch is flushed.
-                        self.ws_dirty |= ws.send(&packet);
+                        self.ws_dirty |= ws.send(packet);
                     }
                 }
                 Transmit::Probe(packet) => {
                     if let Some(probe) = &mut self.probe {
-                        self.probe_dirty |= probe.send(&packet);
+                        self.probe_dirty |= probe.send(packet);
                     }
                 }
                 Transmit::PollResponse(payload) => {

@@ -29,6 +29,11 @@ impl Encoded {
         &self.first
     }
 
+    /// The packet's message, taken (a packet without attachments is that message alone).
+    pub fn into_first(self) -> Message {
+        self.first
+    }
+
     /// The binary attachments that follow it.
     pub fn attachments(&self) -> &[Bytes] {
         &self.attachments

@@ -1,6 +1,7 @@
 //! One client connection: it receives the Engine.IO session's messages (on the session's
 //! own task), decodes them and routes each packet to the socket of its namespace.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -36,14 +37,29 @@ impl ConnShared {
     }
 
     pub(crate) fn send(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
+        self.send_cow(Cow::Borrowed(encoded), volatile)
+    }
+
+    /// Like [`send`](Self::send); a packet given by value is moved to the session, not
+    /// cloned.
+    pub(crate) fn send_cow(
+        &self,
+        encoded: Cow<'_, Encoded>,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
         if volatile && !self.engine.is_writable() {
             self.counter().volatile_dropped();
             return Ok(());
         }
         let full = if encoded.attachments().is_empty() {
-            match self.engine.try_send(encoded.first().clone()) {
+            let len = encoded.byte_len();
+            let first = match encoded {
+                Cow::Borrowed(encoded) => encoded.first().clone(),
+                Cow::Owned(encoded) => encoded.into_first(),
+            };
+            match self.engine.try_send(first) {
                 Ok(()) => {
-                    self.counter().packet_out(encoded.byte_len());
+                    self.counter().packet_out(len);
                     return Ok(());
                 }
                 Err(TrySendError::Closed(_)) => return Err(EmitError::Disconnected),

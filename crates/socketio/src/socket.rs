@@ -530,7 +530,7 @@ impl Socket {
             .config
             .parser
             .encode_ack(&self.0.ns.name, id, args)?;
-        self.send(&encoded, false)
+        self.send_owned(encoded, false)
     }
 
     pub(crate) fn send_ack_raw(&self, id: u64, args: &Args) -> Result<(), EmitError> {
@@ -540,7 +540,7 @@ impl Socket {
             .config
             .parser
             .encode_ack_args(&self.0.ns.name, id, args)?;
-        self.send(&encoded, false)
+        self.send_owned(encoded, false)
     }
 
     /// Number of acknowledgements this socket's client owes (emits waiting for an answer);

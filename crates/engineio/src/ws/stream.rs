@@ -294,11 +294,11 @@ impl WsStream {
     }
 
     /// Queues a packet. False once the WebSocket is closing (the packet is dropped).
-    pub(crate) fn send(&mut self, packet: &Packet) -> bool {
+    pub(crate) fn send(&mut self, packet: Packet) -> bool {
         if self.close_queued {
             return false;
         }
-        self.outbox.push_back(match packet.to_frame() {
+        self.outbox.push_back(match packet.into_frame() {
             Frame::Text(text) => OutFrame::new(Opcode::Text, text),
             Frame::Binary(data) => OutFrame::new(Opcode::Binary, data),
         });

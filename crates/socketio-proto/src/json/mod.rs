@@ -393,6 +393,22 @@ fn write_header_with(
     }
 }
 
+/// The length of what [`write_header_with`] writes.
+fn header_len(attachments: usize, nsp: &str, id: Option<u64>) -> usize {
+    let digits = |n: u64| n.checked_ilog10().map_or(1, |log| log as usize + 1);
+    let binary = if attachments == 0 {
+        0
+    } else {
+        digits(attachments as u64) + 1
+    };
+    let nsp = if nsp == MAIN_NAMESPACE {
+        0
+    } else {
+        nsp.len() + 1
+    };
+    2 + binary + nsp + id.map_or(0, digits)
+}
+
 /// Writes the decimal digits of `n` without allocating.
 pub(crate) fn put_u64(out: &mut BytesMut, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -621,12 +637,19 @@ pub(crate) mod encode {
     }
 
     pub(crate) fn ack_args(nsp: &str, id: u64, args: &Args) -> Result<Encoded, EncodeError> {
-        let mut out = BytesMut::with_capacity(40 + nsp.len() + raw_len(args));
-        let mut attachments = Vec::new();
         let known = known_attachments(args);
+        // Arguments as received are written as they came, so the packet's length is known:
+        // a buffer of exactly that length becomes a `Bytes` without the shared header a
+        // partly filled one needs (one allocation less per ack).
+        let exact = known
+            .map(|attachments| header_len(attachments, nsp, Some(id)) + 1 + raw_len(args).max(1));
+        let mut out =
+            BytesMut::with_capacity(exact.unwrap_or_else(|| 40 + nsp.len() + raw_len(args)));
+        let mut attachments = Vec::with_capacity(known.unwrap_or(0));
         write_header_with(&mut out, PacketType::Ack, known.unwrap_or(0), nsp, Some(id));
         out.put_u8(b'[');
         write_args(&mut out, args, false, &mut attachments)?;
+        debug_assert!(exact.is_none_or(|exact| exact == out.len()));
         Ok(match known {
             Some(_) => Encoded {
                 first: text_message(out.freeze()),
@@ -764,6 +787,35 @@ pub(crate) mod reference {
                 }
             }
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    #[test]
+    fn the_header_length_is_what_is_written() {
+        for attachments in [0, 1, 9, 10, 12, 100] {
+            for nsp in ["/", "/admin", "/é"] {
+                for id in [
+                    None,
+                    Some(0),
+                    Some(9),
+                    Some(10),
+                    Some(12_345),
+                    Some(u64::MAX),
+                ] {
+                    let mut out = BytesMut::new();
+                    write_header_with(&mut out, PacketType::Ack, attachments, nsp, id);
+                    assert_eq!(
+                        header_len(attachments, nsp, id),
+                        out.len(),
+                        "{attachments} {nsp} {id:?}"
+                    );
+                }
+            }
         }
     }
 }

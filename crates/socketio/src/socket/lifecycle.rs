@@ -1,10 +1,22 @@
 //! A socket's life as its connection drives it: the join, events and acks from the
 //! client, the leave; and the packets held for a restored socket behind its replay.
 
+use std::borrow::Cow;
+
 use super::*;
 
 impl Socket {
     pub(crate) fn send(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
+        self.send_cow(Cow::Borrowed(encoded), volatile)
+    }
+
+    /// Like [`send`](Self::send), for a packet made for this socket alone (an ack): it is
+    /// handed over rather than cloned, so that its buffer is never shared.
+    pub(crate) fn send_owned(&self, encoded: Encoded, volatile: bool) -> Result<(), EmitError> {
+        self.send_cow(Cow::Owned(encoded), volatile)
+    }
+
+    fn send_cow(&self, encoded: Cow<'_, Encoded>, volatile: bool) -> Result<(), EmitError> {
         if self.0.holding.load(Ordering::Acquire) {
             let mut state = self.lock();
             if let Some(held) = &mut state.held {
@@ -27,14 +39,14 @@ impl Socket {
                     self.0.conn.close(DisconnectReason::BufferFull);
                     return Err(EmitError::BufferFull);
                 }
-                held.push_back(encoded.clone());
+                held.push_back(encoded.into_owned());
                 return Ok(());
             }
         }
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        self.0.conn.send(encoded, volatile)
+        self.0.conn.send_cow(encoded, volatile)
     }
 
     /// Sends the held packets, waiting for room in the connection's buffer, then lets
