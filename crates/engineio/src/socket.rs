@@ -19,11 +19,10 @@ use engineio_proto::queue::Queue;
 use engineio_proto::{Message, PollError, Sid, TransportKind};
 use http::request::Parts;
 
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{Notify, oneshot};
 
 use crate::head::RequestHead;
-use crate::ws::{WriteNow, WsStream, write_now};
+use crate::ws::{SharedWriter, WriteNow, WsStream, write_now};
 
 /// A message could not be queued without waiting.
 #[derive(Debug, PartialEq, Eq)]
@@ -114,7 +113,7 @@ pub(crate) struct QueueState {
     /// A sender waits in [`EngineSocket::send`] for room.
     space_wanted: bool,
     /// The session's WebSocket connection, while it runs on one over plain TCP.
-    stream: Option<Arc<OwnedWriteHalf>>,
+    stream: Option<Arc<SharedWriter>>,
     /// The task is parked with nothing left to write on `stream`: a sender that finds the
     /// queue empty writes its message to the socket itself (see [`Shared::write_now`]).
     stream_idle: bool,
@@ -223,10 +222,10 @@ impl Shared {
         if !queues.stream_idle || !queues.outbox.is_empty() {
             return false;
         }
-        let Some(stream) = &queues.stream else {
+        let Some(Ok(stream)) = queues.stream.as_deref().map(SharedWriter::stream) else {
             return false;
         };
-        match write_now((**stream).as_ref(), messages) {
+        match write_now(stream, messages) {
             WriteNow::Done => true,
             WriteNow::NotWritten => {
                 queues.stream_idle = false;
@@ -334,7 +333,7 @@ impl Shared {
         &self,
         waker: &std::task::Waker,
         can_take_outbox: bool,
-        idle_stream: Option<&Arc<OwnedWriteHalf>>,
+        idle_stream: Option<&Arc<SharedWriter>>,
     ) -> bool {
         self.waker.register(waker);
         let mut queues = self.lock();
@@ -541,12 +540,12 @@ mod tests {
     use tokio::net::tcp::OwnedReadHalf;
 
     /// The server's halves of a connection, the writing one shared, and the client.
-    async fn connected() -> (Arc<OwnedWriteHalf>, OwnedReadHalf, TcpStream) {
+    async fn connected() -> (Arc<SharedWriter>, OwnedReadHalf, TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap());
         let (server, client) = tokio::join!(listener.accept(), client);
         let (read, write) = server.unwrap().0.into_split();
-        (Arc::new(write), read, client.unwrap())
+        (Arc::new(SharedWriter::new(write)), read, client.unwrap())
     }
 
     fn shared() -> Shared {

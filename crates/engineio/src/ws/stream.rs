@@ -22,9 +22,8 @@ use engineio_proto::websocket::{
 use engineio_proto::{DecodeError, Frame, Message, Packet};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 
-use super::{WsIo, send};
+use super::{SharedWriter, WsIo, send};
 
 /// The per-thread buffers' size: one read takes up to this much, one write sends up to it.
 const SCRATCH: usize = 64 * 1024;
@@ -313,7 +312,7 @@ impl WsStream {
 
     /// The TCP stream, if others may write to it now: the connection is a plain TCP
     /// stream and everything queued here has been written (no pong waits, no close).
-    pub(crate) fn idle_stream(&self) -> Option<&std::sync::Arc<OwnedWriteHalf>> {
+    pub(crate) fn idle_stream(&self) -> Option<&std::sync::Arc<SharedWriter>> {
         match &self.io {
             WsIo::Tcp { write, .. }
                 if self.outbox.is_empty() && self.pong.is_none() && !self.close_queued =>
