@@ -177,7 +177,8 @@ impl Shared {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    fn push_message(&self, message: Message) -> Result<(), TrySendError> {
+    /// Queues a message, or writes it at once if `write` allows and the session is idle.
+    fn push_message(&self, message: Message, write: bool) -> Result<(), TrySendError> {
         let len = message.len();
         let mut queues = self.lock();
         if queues.closed {
@@ -188,7 +189,7 @@ impl Shared {
             queues.space_wanted = true;
             return Err(TrySendError::Full(message));
         }
-        if self.write_now(&mut queues, std::slice::from_ref(&message)) {
+        if write && self.write_now(&mut queues, std::slice::from_ref(&message)) {
             return Ok(());
         }
         queues.outbox.push_back(message);
@@ -199,7 +200,7 @@ impl Shared {
 
     /// Queues several messages together: all or none, and no other sender's message
     /// between them.
-    fn push_messages(&self, messages: &[Message]) -> Result<(), BatchError> {
+    fn push_messages(&self, messages: &[Message], write: bool) -> Result<(), BatchError> {
         let len: usize = messages.iter().map(Message::len).sum();
         let mut queues = self.lock();
         if queues.closed {
@@ -209,7 +210,7 @@ impl Shared {
             queues.space_wanted = true;
             return Err(BatchError::Full);
         }
-        if self.write_now(&mut queues, messages) {
+        if write && self.write_now(&mut queues, messages) {
             return Ok(());
         }
         queues.outbox.extend(messages.iter().cloned());
@@ -472,14 +473,35 @@ impl EngineSocket {
 
     /// Queues a message without waiting. Fails with `Full` when `max_buffered_bytes` are
     /// already queued (an empty queue takes one message of any size).
+    ///
+    /// A WebSocket session with nothing queued and nothing being written gets the message
+    /// written at once, by the caller: one non-blocking `send`, no wake of the session's
+    /// task. A caller holding a lock that others wait on uses
+    /// [`try_enqueue`](Self::try_enqueue) instead.
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
-        self.shared.push_message(message.into())
+        self.shared.push_message(message.into(), true)
     }
 
     /// Queues several messages together (a packet and its binary attachments): all or
-    /// none, with no other sender's message between them.
+    /// none, with no other sender's message between them. Written at once to an idle
+    /// WebSocket session, as with [`try_send`](Self::try_send).
     pub fn try_send_all(&self, messages: &[Message]) -> Result<(), BatchError> {
-        self.shared.push_messages(messages)
+        self.shared.push_messages(messages, true)
+    }
+
+    /// Like [`try_send`](Self::try_send), but the message is always left to the session's
+    /// task, never written by the caller: for a caller holding a lock that others wait
+    /// on, as a broadcast that must stay in order with connection state recovery does (a
+    /// write is a system call; ten thousand of them kept reconnecting clients waiting
+    /// for seconds).
+    pub fn try_enqueue(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
+        self.shared.push_message(message.into(), false)
+    }
+
+    /// Like [`try_send_all`](Self::try_send_all), left to the session's task as
+    /// [`try_enqueue`](Self::try_enqueue) is.
+    pub fn try_enqueue_all(&self, messages: &[Message]) -> Result<(), BatchError> {
+        self.shared.push_messages(messages, false)
     }
 
     /// Whether a message sent now would be written at once rather than wait: nothing is
@@ -497,7 +519,7 @@ impl EngineSocket {
             let mut notified = std::pin::pin!(notified);
             // Registered before the attempt, so a wake-up between the two is not lost.
             notified.as_mut().enable();
-            match self.shared.push_message(message) {
+            match self.shared.push_message(message, true) {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Closed(returned)) => return Err(SendError(returned)),
                 Err(TrySendError::Full(returned)) => {
@@ -515,7 +537,7 @@ impl EngineSocket {
             let notified = self.shared.space.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            match self.shared.push_messages(messages) {
+            match self.shared.push_messages(messages, true) {
                 Err(BatchError::Full) => notified.await,
                 done => return done,
             }
@@ -577,35 +599,44 @@ mod tests {
         let (mut requests, mut outbox) = (Queue::new(), Queue::new());
 
         // Not parked yet: queued.
-        shared.push_message(Message::text("a")).unwrap();
+        shared.push_message(Message::text("a"), true).unwrap();
         assert_eq!(shared.lock().outbox.len(), 1);
         shared.take(&mut requests, &mut outbox, true);
         assert_eq!(outbox.len(), 1);
 
         // Parked with an idle stream: written at once, nothing queued.
         assert!(shared.park(&waker(), true, Some(&stream)));
-        shared.push_message(Message::text("bc")).unwrap();
+        shared.push_message(Message::text("bc"), true).unwrap();
         assert!(shared.lock().outbox.is_empty());
         let mut frame = [0u8; 5];
         peer.read_exact(&mut frame).await.unwrap();
         assert_eq!(frame, [0x81, 3, b'4', b'b', b'c']);
 
+        // Parked with an idle stream, but the caller asks to leave it to the task: queued.
+        assert!(shared.park(&waker(), true, Some(&stream)));
+        shared.push_message(Message::text("q"), false).unwrap();
+        assert_eq!(shared.lock().outbox.len(), 1);
+        // And what follows waits behind it.
+        shared.push_message(Message::text("r"), true).unwrap();
+        assert_eq!(shared.lock().outbox.len(), 2);
+        shared.take(&mut requests, &mut Queue::new(), true);
+
         // The task's round began: queued again, even though the stream is idle.
         shared.take(&mut requests, &mut Queue::new(), true);
-        shared.push_message(Message::text("d")).unwrap();
+        shared.push_message(Message::text("d"), true).unwrap();
         assert_eq!(shared.lock().outbox.len(), 1);
 
         // Parked, but its stream has bytes of its own to write: queued.
         let mut outbox = Queue::new();
         shared.take(&mut requests, &mut outbox, true);
         assert!(shared.park(&waker(), true, None));
-        shared.push_message(Message::text("e")).unwrap();
+        shared.push_message(Message::text("e"), true).unwrap();
         assert_eq!(shared.lock().outbox.len(), 1);
 
         // Parked, but not allowed to take the outbox (a flush is pending): queued.
         shared.take(&mut requests, &mut Queue::new(), true);
         assert!(shared.park(&waker(), false, Some(&stream)));
-        shared.push_message(Message::text("f")).unwrap();
+        shared.push_message(Message::text("f"), true).unwrap();
         assert_eq!(shared.lock().outbox.len(), 1);
 
         // Closed: the stream is let go.
@@ -623,7 +654,7 @@ mod tests {
         let mut written = 0;
         let rest = loop {
             assert!(shared.park(&waker(), true, Some(&stream)));
-            shared.push_message(big.clone()).unwrap();
+            shared.push_message(big.clone(), true).unwrap();
             let (_, rest) = shared.take(&mut requests, &mut outbox, true);
             if let Some(rest) = rest {
                 break rest;

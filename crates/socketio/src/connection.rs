@@ -37,15 +37,17 @@ impl ConnShared {
     }
 
     pub(crate) fn send(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
-        self.send_cow(Cow::Borrowed(encoded), volatile)
+        self.send_cow(Cow::Borrowed(encoded), volatile, true)
     }
 
     /// Like [`send`](Self::send); a packet given by value is moved to the session, not
-    /// cloned.
+    /// cloned. Unless `write`, the packet is left to the session's task even when the
+    /// session is idle (see `EngineSocket::try_enqueue`).
     pub(crate) fn send_cow(
         &self,
         encoded: Cow<'_, Encoded>,
         volatile: bool,
+        write: bool,
     ) -> Result<(), EmitError> {
         if volatile && !self.engine.is_writable() {
             self.counter().volatile_dropped();
@@ -57,7 +59,12 @@ impl ConnShared {
                 Cow::Borrowed(encoded) => encoded.first().clone(),
                 Cow::Owned(encoded) => encoded.into_first(),
             };
-            match self.engine.try_send(first) {
+            let sent = if write {
+                self.engine.try_send(first)
+            } else {
+                self.engine.try_enqueue(first)
+            };
+            match sent {
                 Ok(()) => {
                     self.counter().packet_out(len);
                     return Ok(());
@@ -67,7 +74,12 @@ impl ConnShared {
             }
         } else {
             let messages: Vec<Message> = encoded.messages().collect();
-            match self.engine.try_send_all(&messages) {
+            let sent = if write {
+                self.engine.try_send_all(&messages)
+            } else {
+                self.engine.try_enqueue_all(&messages)
+            };
+            match sent {
                 Ok(()) => {
                     self.counter().packet_out(encoded.byte_len());
                     return Ok(());

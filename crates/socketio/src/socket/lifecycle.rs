@@ -7,16 +7,27 @@ use super::*;
 
 impl Socket {
     pub(crate) fn send(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
-        self.send_cow(Cow::Borrowed(encoded), volatile)
+        self.send_cow(Cow::Borrowed(encoded), volatile, true)
     }
 
     /// Like [`send`](Self::send), for a packet made for this socket alone (an ack): it is
     /// handed over rather than cloned, so that its buffer is never shared.
     pub(crate) fn send_owned(&self, encoded: Encoded, volatile: bool) -> Result<(), EmitError> {
-        self.send_cow(Cow::Owned(encoded), volatile)
+        self.send_cow(Cow::Owned(encoded), volatile, true)
     }
 
-    fn send_cow(&self, encoded: Cow<'_, Encoded>, volatile: bool) -> Result<(), EmitError> {
+    /// Like [`send`](Self::send), but never written by the caller: for a caller holding
+    /// the namespace's delivery lock (see `EngineSocket::try_enqueue`).
+    pub(crate) fn send_enqueued(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
+        self.send_cow(Cow::Borrowed(encoded), volatile, false)
+    }
+
+    fn send_cow(
+        &self,
+        encoded: Cow<'_, Encoded>,
+        volatile: bool,
+        write: bool,
+    ) -> Result<(), EmitError> {
         if self.0.holding.load(Ordering::Acquire) {
             let mut state = self.lock();
             if let Some(held) = &mut state.held {
@@ -46,7 +57,7 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        self.0.conn.send_cow(encoded, volatile)
+        self.0.conn.send_cow(encoded, volatile, write)
     }
 
     /// Sends the held packets, waiting for room in the connection's buffer, then lets
