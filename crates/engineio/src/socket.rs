@@ -12,8 +12,10 @@
 //! finds the queue empty writes its message to the socket itself, holding the mutex
 //! (`Shared::write_now`). The task takes the right back with the mutex at the start of
 //! its next round, before it writes. A broadcast then costs each idle receiver one `send`
-//! instead of a wake and a round of its task (fanout per delivery: 2 973 -> 787
-//! instructions; `docs/benchmarks.md`).
+//! instead of a wake and a round of its task (fanout per delivery: 2 973 -> 859
+//! instructions; `docs/benchmarks.md`). A caller holding a lock others wait on leaves
+//! its messages to the task instead ([`EngineSocket::try_enqueue`]): a write is a
+//! system call.
 
 use std::fmt;
 use std::net::SocketAddr;
