@@ -17,7 +17,6 @@ use http::{HeaderMap, HeaderValue, header};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use socket2::SockRef;
-use std::io::Write as _;
 use tokio::io::Interest;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
@@ -106,12 +105,15 @@ impl tokio::io::AsyncWrite for WsIo {
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
+            // Not used by the WebSocket, which gathers its frames into one buffer: the
+            // first non-empty buffer, as tokio's default does.
             WsIo::Tcp { write, .. } => {
                 let stream = write.stream()?;
-                let len = bufs.iter().map(|buf| buf.len()).sum();
-                poll_write(stream, cx, len, || {
-                    (&*SockRef::from(stream)).write_vectored(bufs)
-                })
+                let buf = bufs
+                    .iter()
+                    .find(|buf| !buf.is_empty())
+                    .map_or(&[][..], |b| &**b);
+                poll_write(stream, cx, buf.len(), || send(stream, buf))
             }
             WsIo::Upgraded(io) => Pin::new(io).poll_write_vectored(cx, bufs),
         }
@@ -119,7 +121,7 @@ impl tokio::io::AsyncWrite for WsIo {
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            WsIo::Tcp { .. } => true,
+            WsIo::Tcp { .. } => false,
             WsIo::Upgraded(io) => io.is_write_vectored(),
         }
     }
