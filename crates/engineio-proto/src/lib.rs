@@ -1,5 +1,6 @@
-//! The Engine.IO v4 protocol with no I/O: packets, long-polling payloads, the handshake and
-//! the server session state machine, and the WebSocket framing under them.
+//! The Engine.IO v4 protocol with no I/O: packets, long-polling payloads, the handshake,
+//! the session state machines of the server and of the client ([`client`]), and the
+//! WebSocket framing under them.
 //!
 //! Nothing here opens a socket, spawns a task or reads a clock. Time is passed in as a
 //! [`Timestamp`], inputs go in through `handle_*` methods and outputs are polled out, so the
@@ -33,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod client;
 mod error;
 mod handshake;
 mod packet;
@@ -43,6 +45,7 @@ mod sid;
 mod time;
 pub mod websocket;
 
+pub use client::Endpoint;
 pub use error::DecodeError;
 pub use handshake::Handshake;
 pub use packet::{Frame, Message, PROBE, Packet, PacketType, Text};

@@ -1,4 +1,4 @@
-//! WebSocket framing (RFC 6455, section 5) for the server side, with no I/O.
+//! WebSocket framing (RFC 6455, section 5) for both ends, with no I/O.
 //!
 //! The [`FrameDecoder`] takes whatever bytes the connection delivered, in pieces of any
 //! size, and hands back whole messages. It consumes every byte it is given: a frame cut in
@@ -7,10 +7,11 @@
 //! connections instead of keeping a read buffer per connection. Payloads are unmasked
 //! straight into the message they belong to.
 //!
-//! The decoder enforces what a server must: client frames are masked, reserved bits are
-//! clear (no extension is negotiated), opcodes are known, control frames are whole and at
-//! most 125 bytes, fragments continue a started message, text is UTF-8, close frames are
-//! well formed. A message longer than the limit is refused as soon as its length is known,
+//! The decoder enforces what each end must: frames from a client are masked and frames from
+//! a server are not ([`FrameDecoder::new`] decodes for a server, [`FrameDecoder::client`]
+//! for a client), reserved bits are clear (no extension is negotiated), opcodes are known,
+//! control frames are whole and at most 125 bytes, fragments continue a started message,
+//! text is UTF-8, close frames are well formed. A message longer than the limit is refused as soon as its length is known,
 //! before any of it is stored, and so is one split into too many fragments.
 //!
 //! ```
@@ -173,6 +174,8 @@ pub enum WsError {
     UnknownOpcode(u8),
     /// A client frame without a mask (1002).
     Unmasked,
+    /// A server frame with a mask (1002).
+    Masked,
     /// A control frame that is fragmented or over 125 bytes (1002).
     BadControlFrame,
     /// A continuation with no message started, or a new message before the last one
@@ -209,6 +212,7 @@ impl fmt::Display for WsError {
             WsError::ReservedBits => f.write_str("reserved bits set"),
             WsError::UnknownOpcode(bits) => write!(f, "unknown opcode {bits}"),
             WsError::Unmasked => f.write_str("client frame not masked"),
+            WsError::Masked => f.write_str("server frame masked"),
             WsError::BadControlFrame => f.write_str("fragmented or oversized control frame"),
             WsError::BadContinuation => f.write_str("fragment out of sequence"),
             WsError::BadLength => f.write_str("non-minimal or oversized length encoding"),
@@ -246,10 +250,12 @@ struct Assembly {
     fragments: u32,
 }
 
-/// Decodes the frames a client sends to a server. See the [module docs](self).
+/// Decodes the frames one end of a connection receives. See the [module docs](self).
 #[derive(Debug)]
 pub struct FrameDecoder {
     max_message: usize,
+    /// Whether frames must be masked (they come from a client).
+    masked: bool,
     state: State,
     /// The data message being assembled, if one has started.
     message: Option<Assembly>,
@@ -258,10 +264,22 @@ pub struct FrameDecoder {
 }
 
 impl FrameDecoder {
-    /// A decoder that refuses messages longer than `max_message` bytes.
+    /// A server's decoder of client frames (masked), refusing messages longer than
+    /// `max_message` bytes.
     pub fn new(max_message: usize) -> Self {
+        Self::with_role(max_message, true)
+    }
+
+    /// A client's decoder of server frames (unmasked), refusing messages longer than
+    /// `max_message` bytes.
+    pub fn client(max_message: usize) -> Self {
+        Self::with_role(max_message, false)
+    }
+
+    fn with_role(max_message: usize, masked: bool) -> Self {
         FrameDecoder {
             max_message,
+            masked,
             state: State::Header {
                 header: [0; 14],
                 len: 0,
@@ -286,7 +304,7 @@ impl FrameDecoder {
             match &mut self.state {
                 State::Failed(error) => return Err(*error),
                 State::Header { header, len } => {
-                    let Some(frame) = take_header(header, len, input) else {
+                    let Some(frame) = take_header(header, len, input, self.masked) else {
                         return Ok(None);
                     };
                     match frame.and_then(|frame| self.start_frame(frame)) {
@@ -443,16 +461,17 @@ fn take_header(
     header: &mut [u8; 14],
     len: &mut u8,
     input: &mut &[u8],
+    masked: bool,
 ) -> Option<Result<FrameHeader, WsError>> {
     loop {
         let have = *len as usize;
         let need = header_len(&header[..have]);
         if have >= need {
             *len = 0;
-            return Some(parse_header(&header[..need]));
+            return Some(parse_header(&header[..need], masked));
         }
         if have >= 2
-            && let Err(error) = check_start(header[0], header[1])
+            && let Err(error) = check_start(header[0], header[1], masked)
         {
             *len = 0;
             return Some(Err(error));
@@ -487,22 +506,23 @@ fn header_len(bytes: &[u8]) -> usize {
 }
 
 /// Checks what the first two bytes of a header say by themselves: no reserved bits, a
-/// known opcode, a mask.
-fn check_start(first: u8, second: u8) -> Result<Opcode, WsError> {
+/// known opcode, a mask if and only if one is expected.
+fn check_start(first: u8, second: u8, masked: bool) -> Result<Opcode, WsError> {
     if first & 0x70 != 0 {
         return Err(WsError::ReservedBits);
     }
     let opcode = Opcode::from_bits(first & 0x0f).ok_or(WsError::UnknownOpcode(first & 0x0f))?;
-    if second & 0x80 == 0 {
-        return Err(WsError::Unmasked);
+    match (second & 0x80 != 0, masked) {
+        (false, true) => Err(WsError::Unmasked),
+        (true, false) => Err(WsError::Masked),
+        _ => Ok(opcode),
     }
-    Ok(opcode)
 }
 
-fn parse_header(bytes: &[u8]) -> Result<FrameHeader, WsError> {
+fn parse_header(bytes: &[u8], masked: bool) -> Result<FrameHeader, WsError> {
     let first = bytes[0];
     let second = bytes[1];
-    let opcode = check_start(first, second)?;
+    let opcode = check_start(first, second, masked)?;
     let (len, rest) = match second & 0x7f {
         126 => {
             let len = u16::from_be_bytes([bytes[2], bytes[3]]) as u64;
@@ -523,7 +543,9 @@ fn parse_header(bytes: &[u8]) -> Result<FrameHeader, WsError> {
         len => (len as u64, &bytes[2..]),
     };
     let mut mask = [0; 4];
-    mask.copy_from_slice(&rest[..4]);
+    if masked {
+        mask.copy_from_slice(&rest[..4]);
+    }
     Ok(FrameHeader {
         fin: first & 0x80 != 0,
         opcode,
@@ -537,7 +559,14 @@ fn parse_header(bytes: &[u8]) -> Result<FrameHeader, WsError> {
 fn unmask_into(target: &mut Vec<u8>, chunk: &[u8], mask: [u8; 4], phase: usize) {
     let start = target.len();
     target.extend_from_slice(chunk);
-    let data = &mut target[start..];
+    if mask != [0; 4] {
+        apply_mask(&mut target[start..], mask, phase);
+    }
+}
+
+/// XORs `data` with `mask`, starting at the mask's byte `phase % 4`. Masking and unmasking
+/// are the same operation.
+fn apply_mask(data: &mut [u8], mask: [u8; 4], phase: usize) {
     let mut rotated = [0u8; 4];
     for (i, byte) in rotated.iter_mut().enumerate() {
         *byte = mask[(phase + i) % 4];
@@ -596,6 +625,20 @@ pub fn encode_header(opcode: Opcode, len: usize) -> ([u8; 10], usize) {
         header[2..10].copy_from_slice(&(len as u64).to_be_bytes());
         (header, 10)
     }
+}
+
+/// Appends one masked, unfragmented client frame carrying `payload` to `out` (RFC 6455,
+/// 5.3: every frame a client sends is masked with a fresh, unpredictable key, which the
+/// caller draws).
+pub fn encode_client_frame(opcode: Opcode, payload: &[u8], mask: [u8; 4], out: &mut Vec<u8>) {
+    let (mut header, len) = encode_header(opcode, payload.len());
+    header[1] |= 0x80;
+    out.reserve(len + 4 + payload.len());
+    out.extend_from_slice(&header[..len]);
+    out.extend_from_slice(&mask);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    apply_mask(&mut out[start..], mask, 0);
 }
 
 /// The payload of a close frame with `code` and no reason.

@@ -319,3 +319,46 @@ fn headers_for_every_length_class() {
     assert_eq!(&header[..len], &[0x88, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
     assert_eq!(&close_payload(1009)[..], &[0x03, 0xf1]);
 }
+
+#[test]
+fn a_client_decodes_unmasked_server_frames_and_refuses_masked_ones() {
+    let mut decoder = FrameDecoder::client(1 << 20);
+    for len in [0, 5, 125, 126, 65535, 65536] {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let (header, n) = encode_header(Opcode::Binary, len);
+        let mut stream = header[..n].to_vec();
+        stream.extend_from_slice(&payload);
+        assert_eq!(
+            decode_all(&mut decoder, &stream),
+            Ok(vec![WsMessage::Binary(payload.into())])
+        );
+    }
+    assert_eq!(
+        decode_all(&mut FrameDecoder::client(1000), &text(b"4hi")),
+        Err(WsError::Masked)
+    );
+    assert_eq!(one(&frame(true, 1, b"4hi", false)), Err(WsError::Unmasked));
+}
+
+#[test]
+fn client_frames_are_masked_and_read_back_by_a_server() {
+    for len in [0, 1, 3, 4, 9, 125, 126, 65535, 65536, 70001] {
+        let payload: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        let mask = [0x12, 0x34, 0x56, (len % 256) as u8];
+        let mut out = vec![0xaa];
+        encode_client_frame(Opcode::Text, &payload, mask, &mut out);
+        assert_eq!(out[0], 0xaa, "appended after what was there");
+        assert_eq!(out[1], 0x81);
+        assert_ne!(out[2] & 0x80, 0, "mask bit set");
+        if len > 8 && mask != [0; 4] {
+            assert_ne!(&out[out.len() - len..], &payload[..], "payload masked");
+        }
+        let mut decoder = FrameDecoder::new(1 << 20);
+        let messages = decode_all(&mut decoder, &out[1..]).unwrap();
+        assert_eq!(messages.len(), 1);
+        let WsMessage::Text(text) = &messages[0] else {
+            panic!("{messages:?}")
+        };
+        assert_eq!(&text[..], &payload[..]);
+    }
+}
