@@ -719,10 +719,12 @@ impl ClientSession {
         self.events.push_back(ClientEvent::Open(handshake));
         self.reset_ping_timeout(now);
         self.flush();
-        if opening && self.options.upgrade && self.transport.kind == TransportKind::Polling {
-            if self.upgrades.contains(&TransportKind::WebSocket) {
-                self.start_probe();
-            }
+        if opening
+            && self.options.upgrade
+            && self.transport.kind == TransportKind::Polling
+            && self.upgrades.contains(&TransportKind::WebSocket)
+        {
+            self.start_probe();
         }
     }
 
