@@ -243,6 +243,32 @@ impl Args {
         }
     }
 
+    /// The last argument, if it is a string. With connection state recovery the server
+    /// appends each packet's offset as a last string argument, and a client keeps the
+    /// last one it saw; this reads it without building the other arguments.
+    ///
+    /// ```
+    /// # use socketio_proto::{Args, Value};
+    /// let args = Args::from_values(vec![Value::from(1u64), Value::from("MzE")]);
+    /// assert_eq!(args.last_str().as_deref(), Some("MzE"));
+    /// assert_eq!(Args::from_values(vec![Value::from("a"), Value::from(2u64)]).last_str(), None);
+    /// ```
+    pub fn last_str(&self) -> Option<String> {
+        match &self.0 {
+            Repr::Empty => None,
+            // Placeholders are objects in the source, so binary arguments are read as
+            // not strings, as they are not.
+            Repr::Json { source, skip, .. } => {
+                let mut de = serde_json::Deserializer::from_slice(source);
+                serde::Deserializer::deserialize_seq(&mut de, LastStr { skip: *skip })
+                    .ok()
+                    .flatten()
+            }
+            Repr::MsgPack { .. } => self.to_values().ok()?.last()?.as_str().map(str::to_owned),
+            Repr::Values(values) => values.last()?.as_str().map(str::to_owned),
+        }
+    }
+
     /// The arguments as values, binary data in place.
     pub fn to_values(&self) -> Result<Vec<Value>, ArgsError> {
         match &self.0 {
@@ -340,5 +366,84 @@ impl<'de, T: DeserializeOwned> Visitor<'de> for SkipThen<T> {
         let value = T::deserialize(SeqAccessDeserializer::new(&mut seq))?;
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(value)
+    }
+}
+
+/// Reads a sequence after its first `skip` elements and keeps the last element if it is a
+/// string.
+struct LastStr {
+    skip: usize,
+}
+
+impl<'de> Visitor<'de> for LastStr {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of arguments")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        for _ in 0..self.skip {
+            seq.next_element::<IgnoredAny>()?;
+        }
+        let mut last = None;
+        while let Some(MaybeStr(value)) = seq.next_element()? {
+            last = value;
+        }
+        Ok(last)
+    }
+}
+
+/// A value kept only if it is a string.
+struct MaybeStr(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for MaybeStr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<MaybeStr, E> {
+                Ok(MaybeStr(Some(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<MaybeStr, E> {
+                Ok(MaybeStr(Some(v)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<MaybeStr, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<MaybeStr, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<MaybeStr, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<MaybeStr, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_unit<E>(self) -> Result<MaybeStr, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_none<E>(self) -> Result<MaybeStr, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_bytes<E>(self, _: &[u8]) -> Result<MaybeStr, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeStr, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MaybeStr, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+        }
+        deserializer.deserialize_any(V)
     }
 }

@@ -75,6 +75,15 @@ impl Parser {
         }
     }
 
+    /// A client's request to join `nsp`, with its `auth` payload if it has one (and, with
+    /// connection state recovery, the `pid` and `offset` of its last session in it).
+    pub fn encode_connect_data(self, nsp: &str, data: Option<&Value>) -> Encoded {
+        match self {
+            Parser::Json => json::encode::connect_with(nsp, data),
+            Parser::MsgPack => msgpack::encode::connect_with(nsp, data),
+        }
+    }
+
     /// A refused join: `{"message": …}`, with `"data"` if given.
     pub fn encode_connect_error(self, nsp: &str, message: &str, data: Option<&Value>) -> Encoded {
         let mut map = Map::new();

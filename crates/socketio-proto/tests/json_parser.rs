@@ -491,3 +491,80 @@ fn only_events_take_a_trailing_argument() {
     let appended = parser.with_trailing_str(&event, "k-2").unwrap();
     assert_eq!(appended.first().as_bytes(), b"2[\"tick\",1,\"k-2\"]");
 }
+
+#[test]
+fn a_client_connect_with_and_without_auth() {
+    use socketio_proto::{Parser, Value};
+    let auth: Value = serde_json::json!({"token": "t", "pid": "p"}).into();
+    assert_eq!(
+        Parser::Json.encode_connect_data("/", None).first(),
+        &engineio_proto::Message::text("0")
+    );
+    assert_eq!(
+        Parser::Json
+            .encode_connect_data("/admin", Some(&auth))
+            .first(),
+        &engineio_proto::Message::text(r#"0/admin,{"pid":"p","token":"t"}"#)
+    );
+    // What a client sends, a server decodes.
+    for parser in [Parser::Json, Parser::MsgPack] {
+        let encoded = parser.encode_connect_data("/admin", Some(&auth));
+        let packet = parser
+            .decoder(Default::default())
+            .decode(encoded.first().clone())
+            .unwrap()
+            .unwrap();
+        assert_eq!(packet.nsp, "/admin");
+        assert_eq!(
+            packet.kind,
+            socketio_proto::PacketKind::Connect {
+                auth: Some(auth.clone())
+            }
+        );
+        let bare = parser.encode_connect_data("/", None);
+        let packet = parser
+            .decoder(Default::default())
+            .decode(bare.first().clone())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            packet.kind,
+            socketio_proto::PacketKind::Connect { auth: None }
+        );
+    }
+}
+
+#[test]
+fn the_last_string_argument() {
+    use socketio_proto::{PacketKind, Parser};
+    let mut decoder = Parser::Json.decoder(Default::default());
+    let cases = [
+        (r#"2["e",1,{"a":["x"]},"off-1"]"#, Some("off-1")),
+        (r#"2["e","x",2]"#, None),
+        (r#"2["e"]"#, None),
+        (r#"2["only"]"#, None),
+        (r#"2["e","\u00e9\"q"]"#, Some("é\"q")),
+    ];
+    for (text, expected) in cases {
+        let packet = decoder
+            .decode(engineio_proto::Message::text(text))
+            .unwrap()
+            .unwrap();
+        let PacketKind::Event { args, .. } = packet.kind else {
+            panic!()
+        };
+        assert_eq!(args.last_str().as_deref(), expected, "{text}");
+    }
+    let encoded = Parser::MsgPack
+        .encode_event("/", None, "e", &(1, "off-2"))
+        .unwrap();
+    let packet = Parser::MsgPack
+        .decoder(Default::default())
+        .decode(encoded.first().clone())
+        .unwrap()
+        .unwrap();
+    let PacketKind::Event { args, .. } = packet.kind else {
+        panic!()
+    };
+    assert_eq!(args.last_str().as_deref(), Some("off-2"));
+}

@@ -544,10 +544,16 @@ pub(crate) mod encode {
     use super::*;
 
     pub(crate) fn connect(nsp: &str, data: &Value) -> Encoded {
+        connect_with(nsp, Some(data))
+    }
+
+    pub(crate) fn connect_with(nsp: &str, data: Option<&Value>) -> Encoded {
         let mut out = BytesMut::with_capacity(64);
         write_header(&mut out, PacketType::Connect, nsp, None);
-        // A map of strings cannot fail to serialise.
-        let _ = serde_json::to_writer((&mut out).writer(), data);
+        if let Some(data) = data {
+            // A tree of JSON values cannot fail to serialise.
+            let _ = serde_json::to_writer((&mut out).writer(), data);
+        }
         finish(out, Vec::new())
     }
 

@@ -269,8 +269,14 @@ pub(crate) mod encode {
     use super::*;
 
     pub(crate) fn connect(nsp: &str, data: &Value) -> Encoded {
-        let mut writer = begin(PacketType::Connect, nsp, None, true);
-        let _ = writer.serialize(data);
+        connect_with(nsp, Some(data))
+    }
+
+    pub(crate) fn connect_with(nsp: &str, data: Option<&Value>) -> Encoded {
+        let mut writer = begin(PacketType::Connect, nsp, None, data.is_some());
+        if let Some(data) = data {
+            let _ = writer.serialize(data);
+        }
         writer.finish()
     }
 
