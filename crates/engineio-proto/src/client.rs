@@ -464,20 +464,26 @@ impl ClientSession {
         self.prior_websocket_success
     }
 
-    /// Queues a message; it goes out as soon as the transport can take it.
-    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+    /// Whether [`send`](Self::send) would take `message` now (so that a caller sending
+    /// several messages that belong together can check them all first).
+    pub fn check(&self, message: &Message) -> Result<(), SendError> {
         if matches!(self.state, ReadyState::Closing | ReadyState::Closed) {
             return Err(SendError::Closed);
         }
-        let packet = Packet::Message(message);
-        let len = encoded_len(&packet, self.transport.kind);
+        let len = message_len(message, self.transport.kind);
         if self.max_payload > 0 && len as u64 > self.max_payload {
             return Err(SendError::TooLarge {
                 len,
                 max: self.max_payload,
             });
         }
-        self.write_buffer.push_back(packet);
+        Ok(())
+    }
+
+    /// Queues a message; it goes out as soon as the transport can take it.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        self.check(&message)?;
+        self.write_buffer.push_back(Packet::Message(message));
         self.flush();
         Ok(())
     }
@@ -935,12 +941,17 @@ impl ClientSession {
 /// Length of `packet` as `transport` writes it: a WebSocket frame's payload, or a segment of
 /// a long-polling payload (binary as `b` and base64).
 fn encoded_len(packet: &Packet, transport: TransportKind) -> usize {
-    match (packet, transport) {
-        (Packet::Message(Message::Binary(data)), TransportKind::WebSocket) => data.len(),
-        (Packet::Message(Message::Binary(data)), TransportKind::Polling) => {
-            1 + data.len().div_ceil(3) * 4
-        }
-        (packet, _) => 1 + packet.data_len(),
+    match packet {
+        Packet::Message(message) => message_len(message, transport),
+        packet => 1 + packet.data_len(),
+    }
+}
+
+fn message_len(message: &Message, transport: TransportKind) -> usize {
+    match (message, transport) {
+        (Message::Binary(data), TransportKind::WebSocket) => data.len(),
+        (Message::Binary(data), TransportKind::Polling) => 1 + data.len().div_ceil(3) * 4,
+        (Message::Text(text), _) => 1 + text.len(),
     }
 }
 

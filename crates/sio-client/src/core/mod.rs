@@ -1,0 +1,1104 @@
+//! The client without I/O: a manager (one Engine.IO session at a time, reconnection with
+//! backoff, the connect timeout) and its sockets (one per namespace: CONNECT and auth,
+//! acknowledgements with their timeouts, the bounded offline buffer, the retry queue,
+//! connection state recovery), driven by explicit time.
+//!
+//! The driver feeds it what the transports report (`handle_*`, tagged with an [`IoId`]),
+//! what the application asks (`emit`, `socket_connect`, …), and the time; it makes the
+//! requests [`poll_transmit`](ManagerCore::poll_transmit) gives and hands
+//! [`poll_output`](ManagerCore::poll_output) to the application's listeners. `A` is
+//! whatever wakes an acknowledgement's waiter; the core only keeps and returns it.
+//!
+//! The rules are the official `socket.io-client` 4.8's (`manager.ts`, `socket.ts`), with
+//! one change: the offline buffer is bounded.
+
+mod backoff;
+pub(crate) mod socket;
+#[cfg(test)]
+mod tests;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use engineio_proto::client::{
+    ClientEvent, ClientOptions, ClientSession, ClientTransmit, SendError, TransportFailure,
+    TransportId,
+};
+use engineio_proto::{CloseReason, Endpoint, Packet, Timestamp, TransportKind};
+use socketio_proto::{
+    Args, Decoder, DecoderLimits, EncodeError, Encoded, PacketKind, Parser, Value,
+    is_reserved_event,
+};
+
+use crate::error::{AckError, EmitError};
+use crate::event::{ConnectError, DisconnectReason, ManagerEvent};
+use crate::options::ManagerOptions;
+use backoff::Backoff;
+use socket::{Buffered, PendingAck, Queued, Received, SocketConfig, SocketCore};
+
+/// A socket of a manager.
+pub(crate) type SocketKey = usize;
+
+/// Names a transport of one of the manager's Engine.IO sessions: reports about an earlier
+/// session's transports are ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct IoId {
+    pub(crate) session: u64,
+    pub(crate) transport: TransportId,
+}
+
+/// A request for the driver.
+#[derive(Debug)]
+pub(crate) struct Transmit {
+    pub(crate) session: u64,
+    pub(crate) inner: ClientTransmit,
+}
+
+/// What the application learns.
+#[derive(Debug)]
+pub(crate) enum Output<A> {
+    Manager(ManagerEvent),
+    /// The transport after an open or an upgrade.
+    Transport(TransportKind),
+    Socket(SocketKey, SocketOutput<A>),
+}
+
+#[derive(Debug)]
+pub(crate) enum SocketOutput<A> {
+    /// Ask the auth callback, then call [`ManagerCore::send_connect`].
+    NeedAuth,
+    Connect {
+        recovered: bool,
+    },
+    ConnectError(ConnectError),
+    Disconnect(DisconnectReason),
+    Event {
+        name: String,
+        args: Args,
+        ack: Option<u64>,
+    },
+    /// An event this socket sent (for catch-all outgoing listeners).
+    Outgoing {
+        name: String,
+        args: Args,
+    },
+    Ack {
+        waiter: A,
+        result: Result<Args, AckError>,
+    },
+}
+
+/// How an emit is sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EmitFlags {
+    pub(crate) volatile: bool,
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// What became of an accepted emit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emitted {
+    /// Handed to the transport.
+    Sent,
+    /// Kept until the socket connects (or, with `retries`, queued behind others).
+    Buffered,
+    /// Volatile, and the transport could not take it at once: dropped.
+    Dropped,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadyState {
+    Closed,
+    Opening,
+    Open,
+}
+
+/// Encodes an event for a namespace with an optional ack id.
+pub(crate) type Encode<'a> = &'a dyn Fn(Parser, &str, Option<u64>) -> Result<Encoded, EncodeError>;
+
+#[derive(Debug)]
+pub(crate) struct ManagerCore<A> {
+    engine_options: ClientOptions,
+    endpoint: Endpoint,
+    parser: Parser,
+    reconnection: bool,
+    reconnection_attempts: u32,
+    timeout: Option<Duration>,
+    state: ReadyState,
+    engine: Option<ClientSession>,
+    session: u64,
+    decoder: Decoder,
+    backoff: Backoff,
+    reconnecting: bool,
+    skip_reconnect: bool,
+    open_deadline: Option<Timestamp>,
+    reconnect_at: Option<Timestamp>,
+    /// Whether the open under way is a reconnection attempt.
+    reconnect_attempt: bool,
+    prior_websocket_success: bool,
+    sockets: Vec<SocketCore<A>>,
+    ack_deadlines: BinaryHeap<Reverse<(Timestamp, SocketKey, u64)>>,
+    rng: u64,
+    transmits: VecDeque<Transmit>,
+    outputs: VecDeque<Output<A>>,
+}
+
+impl<A> ManagerCore<A> {
+    /// A closed manager. `seed` seeds its randomness (backoff jitter, the `t` parameter).
+    pub(crate) fn new(
+        options: &ManagerOptions,
+        endpoint: Endpoint,
+        seed: u64,
+        prior_websocket_success: bool,
+    ) -> Self {
+        let endpoint = Endpoint {
+            query: options.query.clone(),
+            ..endpoint
+        }
+        .with_path(&options.path, options.add_trailing_slash);
+        ManagerCore {
+            engine_options: ClientOptions {
+                transports: options.transports.clone(),
+                upgrade: options.upgrade,
+                remember_upgrade: options.remember_upgrade,
+                try_all_transports: options.try_all_transports,
+                timestamp_requests: options.timestamp_requests,
+            },
+            endpoint,
+            parser: options.parser,
+            reconnection: options.reconnection,
+            reconnection_attempts: options.reconnection_attempts,
+            timeout: options.timeout,
+            state: ReadyState::Closed,
+            engine: None,
+            session: 0,
+            decoder: options.parser.decoder(client_limits()),
+            backoff: Backoff::new(
+                options.reconnection_delay,
+                options.reconnection_delay_max,
+                options.randomization_factor,
+            ),
+            reconnecting: false,
+            skip_reconnect: false,
+            open_deadline: None,
+            reconnect_at: None,
+            reconnect_attempt: false,
+            prior_websocket_success,
+            sockets: Vec::new(),
+            ack_deadlines: BinaryHeap::new(),
+            rng: seed | 1,
+            transmits: VecDeque::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    fn random(&mut self) -> f64 {
+        // xorshift64*: jitter needs no more.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let n = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        (n >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    // ----- queries -----
+
+    pub(crate) fn parser(&self) -> Parser {
+        self.parser
+    }
+
+    pub(crate) fn socket(&self, key: SocketKey) -> &SocketCore<A> {
+        &self.sockets[key]
+    }
+
+    pub(crate) fn socket_key(&self, nsp: &str) -> Option<SocketKey> {
+        self.sockets.iter().position(|s| s.nsp == nsp)
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.state == ReadyState::Open
+    }
+
+    pub(crate) fn is_reconnecting(&self) -> bool {
+        self.reconnecting
+    }
+
+    pub(crate) fn transport(&self) -> Option<TransportKind> {
+        self.engine.as_ref().map(ClientSession::transport)
+    }
+
+    pub(crate) fn prior_websocket_success(&self) -> bool {
+        self.prior_websocket_success
+    }
+
+    /// Whether nothing more can happen without the application: closed, no reconnection
+    /// pending.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.state == ReadyState::Closed && self.reconnect_at.is_none()
+    }
+
+    // ----- driver side -----
+
+    pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub(crate) fn poll_output(&mut self) -> Option<Output<A>> {
+        self.outputs.pop_front()
+    }
+
+    pub(crate) fn poll_timeout(&self) -> Option<Timestamp> {
+        [
+            self.engine.as_ref().and_then(ClientSession::poll_timeout),
+            self.open_deadline,
+            self.reconnect_at,
+            self.ack_deadlines.peek().map(|Reverse((at, _, _))| *at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Timestamp) {
+        self.engine_tick(now);
+        if self.open_deadline.is_some_and(|at| now >= at) {
+            self.open_deadline = None;
+            self.on_open_error(
+                now,
+                ConnectError {
+                    message: "timeout".to_owned(),
+                    data: None,
+                    description: Some("the connection did not open in time".to_owned()),
+                },
+            );
+        }
+        if self.reconnect_at.is_some_and(|at| now >= at) {
+            self.reconnect_at = None;
+            if !self.skip_reconnect {
+                let attempt = self.backoff.attempts();
+                self.outputs
+                    .push_back(Output::Manager(ManagerEvent::ReconnectAttempt(attempt)));
+                self.open_engine(now, true);
+            }
+        }
+        while let Some(&Reverse((at, key, id))) = self.ack_deadlines.peek() {
+            if at > now {
+                break;
+            }
+            self.ack_deadlines.pop();
+            let socket = &mut self.sockets[key];
+            if socket.acks.get(&id).is_some_and(|ack| ack.deadline == Some(at)) {
+                let ack = socket.acks.remove(&id);
+                socket.unbuffer(id);
+                match ack {
+                    Some(PendingAck {
+                        waiter: Some(waiter),
+                        ..
+                    }) => self.socket_output(
+                        key,
+                        SocketOutput::Ack {
+                            waiter,
+                            result: Err(AckError::Timeout),
+                        },
+                    ),
+                    _ => self.queue_answer(now, key, id, Err(AckError::Timeout)),
+                }
+            }
+        }
+    }
+
+    fn engine_of(&mut self, io: IoId) -> Option<&mut ClientSession> {
+        if io.session != self.session {
+            return None;
+        }
+        self.engine.as_mut()
+    }
+
+    pub(crate) fn handle_poll_response(&mut self, now: Timestamp, io: IoId, body: Bytes) {
+        if let Some(engine) = self.engine_of(io) {
+            engine.handle_poll_response(now, io.transport, body);
+            self.pump(now);
+        }
+    }
+
+    pub(crate) fn handle_opened(&mut self, now: Timestamp, io: IoId) {
+        if let Some(engine) = self.engine_of(io) {
+            engine.handle_opened(now, io.transport);
+            self.pump(now);
+        }
+    }
+
+    pub(crate) fn handle_packet(&mut self, now: Timestamp, io: IoId, packet: Packet) {
+        if let Some(engine) = self.engine_of(io) {
+            engine.handle_packet(now, io.transport, packet);
+            self.pump(now);
+        }
+    }
+
+    pub(crate) fn handle_decode_error(&mut self, now: Timestamp, io: IoId) {
+        if let Some(engine) = self.engine_of(io) {
+            engine.handle_decode_error(now, io.transport);
+            self.pump(now);
+        }
+    }
+
+    pub(crate) fn handle_drain(&mut self, now: Timestamp, io: IoId) {
+        if let Some(engine) = self.engine_of(io) {
+            engine.handle_drain(now, io.transport);
+            self.pump(now);
+        }
+    }
+
+    pub(crate) fn handle_error(
+        &mut self,
+        now: Timestamp,
+        io: IoId,
+        failure: TransportFailure,
+        description: String,
+    ) {
+        if let Some(engine) = self.engine_of(io) {
+            engine.handle_error(now, io.transport, failure, description);
+            self.pump(now);
+        }
+    }
+
+    pub(crate) fn handle_closed(&mut self, now: Timestamp, io: IoId) {
+        if let Some(engine) = self.engine_of(io) {
+            engine.handle_closed(now, io.transport);
+            self.pump(now);
+        }
+    }
+
+    /// Lets a late timer close an overdue session before anyone decides it is connected
+    /// (the official client's `_hasPingExpired`).
+    fn engine_tick(&mut self, now: Timestamp) {
+        if let Some(engine) = &mut self.engine {
+            engine.handle_timeout(now);
+            self.pump(now);
+        }
+    }
+
+    /// Moves what the engine produced into the manager: its requests to the driver, its
+    /// events through the manager's rules.
+    fn pump(&mut self, now: Timestamp) {
+        loop {
+            let Some(engine) = &mut self.engine else {
+                return;
+            };
+            while let Some(inner) = engine.poll_transmit() {
+                self.transmits.push_back(Transmit {
+                    session: self.session,
+                    inner,
+                });
+            }
+            self.prior_websocket_success = engine.prior_websocket_success();
+            let Some(event) = engine.poll_event() else {
+                return;
+            };
+            self.on_engine_event(now, event);
+        }
+    }
+
+    fn on_engine_event(&mut self, now: Timestamp, event: ClientEvent) {
+        match event {
+            ClientEvent::Open(_) => self.on_open(now),
+            ClientEvent::Message(message) => {
+                if self.state != ReadyState::Open {
+                    return;
+                }
+                match self.decoder.decode(message) {
+                    Ok(Some(packet)) => self.on_packet(now, packet),
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::debug!(%error, "undecodable packet from the server");
+                        self.on_close(now, DisconnectReason::ParseError);
+                    }
+                }
+            }
+            ClientEvent::Ping => self.outputs.push_back(Output::Manager(ManagerEvent::Ping)),
+            ClientEvent::Upgrade(kind) => self.outputs.push_back(Output::Transport(kind)),
+            ClientEvent::UpgradeError(error) => {
+                tracing::debug!(%error, "upgrade failed; staying on long-polling");
+            }
+            ClientEvent::Error(error) => {
+                let error = ConnectError {
+                    message: error.failure.as_str().to_owned(),
+                    data: None,
+                    description: Some(error.description),
+                };
+                if self.state == ReadyState::Opening {
+                    self.on_open_error(now, error);
+                } else {
+                    self.outputs
+                        .push_back(Output::Manager(ManagerEvent::Error(error.clone())));
+                    self.connect_error_to_waiting(&error);
+                }
+            }
+            ClientEvent::Closed(reason) => {
+                if self.state == ReadyState::Open {
+                    self.on_close(now, reason.into());
+                } else if self.state == ReadyState::Opening && reason != CloseReason::ForcedClose
+                {
+                    // Closed before the handshake without an error (the server closed it).
+                    let failure = match self.transport() {
+                        Some(TransportKind::WebSocket) => TransportFailure::WebSocket,
+                        _ => TransportFailure::Poll,
+                    };
+                    self.on_open_error(
+                        now,
+                        ConnectError {
+                            message: failure.as_str().to_owned(),
+                            data: None,
+                            description: Some(format!("closed before the handshake ({reason})")),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    // ----- the manager -----
+
+    /// Opens the connection unless it is open or opening (`manager.open()`).
+    pub(crate) fn open(&mut self, now: Timestamp) {
+        self.open_engine(now, false);
+    }
+
+    fn open_engine(&mut self, now: Timestamp, reconnect_attempt: bool) {
+        if self.state != ReadyState::Closed {
+            return;
+        }
+        self.drop_engine(now);
+        self.session += 1;
+        let seed = (self.random() * (1u64 << 40) as f64) as u64;
+        self.engine = Some(ClientSession::new(
+            self.engine_options.clone(),
+            self.endpoint.clone(),
+            now,
+            seed,
+            self.prior_websocket_success,
+        ));
+        self.state = ReadyState::Opening;
+        self.skip_reconnect = false;
+        self.reconnect_attempt = reconnect_attempt;
+        self.open_deadline = self.timeout.map(|timeout| now + timeout);
+        self.decoder = self.parser.decoder(client_limits());
+        self.pump(now);
+    }
+
+    /// Ends the engine session (if any) and takes its last requests.
+    fn drop_engine(&mut self, now: Timestamp) {
+        if let Some(engine) = &mut self.engine {
+            engine.close();
+            while let Some(inner) = engine.poll_transmit() {
+                self.transmits.push_back(Transmit {
+                    session: self.session,
+                    inner,
+                });
+            }
+            // A closing session (waiting to write what was sent) keeps going until it is
+            // done; only a finished or never-opened one is let go of now.
+            if engine.is_closed() {
+                self.engine = None;
+            }
+        }
+        let _ = now;
+    }
+
+    fn on_open(&mut self, now: Timestamp) {
+        self.open_deadline = None;
+        self.state = ReadyState::Open;
+        self.outputs.push_back(Output::Manager(ManagerEvent::Open));
+        if let Some(kind) = self.transport() {
+            self.outputs.push_back(Output::Transport(kind));
+        }
+        for key in 0..self.sockets.len() {
+            if self.sockets[key].active {
+                self.socket_on_open(now, key);
+            }
+        }
+        if self.reconnect_attempt {
+            self.reconnect_attempt = false;
+            let attempt = self.backoff.attempts();
+            self.reconnecting = false;
+            self.backoff.reset();
+            self.outputs
+                .push_back(Output::Manager(ManagerEvent::Reconnect(attempt)));
+        }
+    }
+
+    /// A connection attempt failed (the official manager's `onError` in `open`).
+    fn on_open_error(&mut self, now: Timestamp, error: ConnectError) {
+        self.open_deadline = None;
+        self.state = ReadyState::Closed;
+        self.drop_engine(now);
+        self.engine = None;
+        self.outputs
+            .push_back(Output::Manager(ManagerEvent::Error(error.clone())));
+        self.connect_error_to_waiting(&error);
+        if self.reconnect_attempt {
+            self.reconnect_attempt = false;
+            self.reconnecting = false;
+            self.reconnect(now);
+            self.outputs
+                .push_back(Output::Manager(ManagerEvent::ReconnectError(error)));
+        } else if !self.reconnecting && self.reconnection && self.backoff.attempts() == 0 {
+            self.reconnect(now);
+        }
+    }
+
+    /// `connect_error` to every active socket that is not connected.
+    fn connect_error_to_waiting(&mut self, error: &ConnectError) {
+        for key in 0..self.sockets.len() {
+            let socket = &self.sockets[key];
+            if socket.active && !socket.connected {
+                self.socket_output(key, SocketOutput::ConnectError(error.clone()));
+            }
+        }
+    }
+
+    /// The connection closed (the official manager's `onclose`).
+    fn on_close(&mut self, now: Timestamp, reason: DisconnectReason) {
+        self.open_deadline = None;
+        self.reconnect_at = None;
+        self.drop_engine(now);
+        self.backoff.reset();
+        self.state = ReadyState::Closed;
+        self.outputs
+            .push_back(Output::Manager(ManagerEvent::Close(reason)));
+        for key in 0..self.sockets.len() {
+            if self.sockets[key].active {
+                self.socket_on_close(now, key, reason);
+            }
+        }
+        if self.reconnection && !self.skip_reconnect {
+            self.reconnect(now);
+        }
+    }
+
+    fn reconnect(&mut self, now: Timestamp) {
+        if self.reconnecting || self.skip_reconnect {
+            return;
+        }
+        if self.backoff.attempts() >= self.reconnection_attempts {
+            self.backoff.reset();
+            self.reconnecting = false;
+            self.outputs
+                .push_back(Output::Manager(ManagerEvent::ReconnectFailed));
+            return;
+        }
+        let random = self.random();
+        let delay = self.backoff.duration(random);
+        self.reconnecting = true;
+        self.reconnect_at = Some(now + delay);
+    }
+
+    /// Closes the connection for good (`forced close`; no reconnection).
+    pub(crate) fn close(&mut self, now: Timestamp) {
+        self.skip_reconnect = true;
+        self.reconnecting = false;
+        self.reconnect_attempt = false;
+        self.on_close(now, DisconnectReason::ForcedClose);
+    }
+
+    /// A socket stopped being active: with none left, the manager closes.
+    fn on_socket_destroyed(&mut self, now: Timestamp) {
+        if self.sockets.iter().all(|s| !s.active) {
+            self.close(now);
+        }
+    }
+
+    // ----- sockets -----
+
+    pub(crate) fn add_socket(&mut self, nsp: String, config: SocketConfig) -> SocketKey {
+        self.sockets.push(SocketCore::new(nsp, config));
+        self.sockets.len() - 1
+    }
+
+    pub(crate) fn set_notify_outgoing(&mut self, key: SocketKey, on: bool) {
+        self.sockets[key].notify_outgoing = on;
+    }
+
+    fn socket_output(&mut self, key: SocketKey, output: SocketOutput<A>) {
+        self.outputs.push_back(Output::Socket(key, output));
+    }
+
+    /// `socket.connect()`.
+    pub(crate) fn socket_connect(&mut self, now: Timestamp, key: SocketKey) {
+        if self.sockets[key].connected {
+            return;
+        }
+        self.sockets[key].active = true;
+        if !self.reconnecting {
+            self.open(now);
+        }
+        if self.state == ReadyState::Open {
+            self.socket_on_open(now, key);
+        }
+    }
+
+    fn socket_on_open(&mut self, now: Timestamp, key: SocketKey) {
+        if self.sockets[key].config.auth_callback {
+            self.socket_output(key, SocketOutput::NeedAuth);
+        } else {
+            let auth = self.sockets[key].config.auth.clone();
+            self.send_connect(now, key, auth);
+        }
+    }
+
+    /// Sends the CONNECT packet with this auth payload.
+    pub(crate) fn send_connect(&mut self, now: Timestamp, key: SocketKey, auth: Option<Value>) {
+        let socket = &self.sockets[key];
+        if !socket.active || socket.connected || self.state != ReadyState::Open {
+            return;
+        }
+        let data = socket.connect_data(auth);
+        let encoded = self.parser.encode_connect_data(&socket.nsp, data.as_ref());
+        let _ = self.write(now, &encoded);
+    }
+
+    /// `socket.disconnect()`.
+    pub(crate) fn socket_disconnect(&mut self, now: Timestamp, key: SocketKey) {
+        let connected = self.sockets[key].connected;
+        if connected {
+            let encoded = self.parser.encode_disconnect(&self.sockets[key].nsp);
+            let _ = self.write(now, &encoded);
+        }
+        self.sockets[key].active = false;
+        self.on_socket_destroyed(now);
+        if connected {
+            self.socket_on_close(now, key, DisconnectReason::IoClientDisconnect);
+        }
+    }
+
+    fn socket_on_close(&mut self, now: Timestamp, key: SocketKey, reason: DisconnectReason) {
+        let socket = &mut self.sockets[key];
+        socket.connected = false;
+        socket.id = None;
+        self.socket_output(key, SocketOutput::Disconnect(reason));
+        // Acknowledgements of packets still buffered survive: they are sent on reconnect.
+        let socket = &mut self.sockets[key];
+        let gone: Vec<u64> = socket
+            .acks
+            .keys()
+            .copied()
+            .filter(|&id| !socket.is_buffered(id))
+            .collect();
+        for id in gone {
+            match self.sockets[key].acks.remove(&id) {
+                Some(PendingAck {
+                    waiter: Some(waiter),
+                    ..
+                }) => self.socket_output(
+                    key,
+                    SocketOutput::Ack {
+                        waiter,
+                        result: Err(AckError::Disconnected),
+                    },
+                ),
+                Some(_) => self.queue_answer(now, key, id, Err(AckError::Disconnected)),
+                None => {}
+            }
+        }
+    }
+
+    fn on_packet(&mut self, now: Timestamp, packet: socketio_proto::Packet) {
+        let Some(key) = self
+            .sockets
+            .iter()
+            .position(|s| s.active && s.nsp == packet.nsp)
+        else {
+            return;
+        };
+        match packet.kind {
+            PacketKind::Connect { auth: data } => {
+                let sid = data.as_ref().and_then(|d| d.get("sid")).and_then(Value::as_str);
+                match sid {
+                    Some(sid) => {
+                        let pid = data
+                            .as_ref()
+                            .and_then(|d| d.get("pid"))
+                            .and_then(Value::as_str)
+                            .map(str::to_owned);
+                        self.socket_on_connect(now, key, sid.to_owned(), pid);
+                    }
+                    None => self.socket_output(
+                        key,
+                        SocketOutput::ConnectError(ConnectError {
+                            message: "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client, but they are not compatible (more information here: https://socket.io/docs/v3/migrating-from-2-x-to-3-0/)".to_owned(),
+                            data: None,
+                            description: None,
+                        }),
+                    ),
+                }
+            }
+            PacketKind::ConnectError { data } => {
+                let message = match &data {
+                    Value::String(message) => message.clone(),
+                    data => data
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                };
+                let data = data.get("data").cloned();
+                self.sockets[key].active = false;
+                self.on_socket_destroyed(now);
+                self.socket_output(
+                    key,
+                    SocketOutput::ConnectError(ConnectError {
+                        message,
+                        data,
+                        description: None,
+                    }),
+                );
+            }
+            PacketKind::Event { name, args, ack } => {
+                let socket = &mut self.sockets[key];
+                if socket.connected {
+                    self.socket_event(key, name, args, ack);
+                } else {
+                    if socket.receive_buffer.len() >= socket.config.buffer.max_packets {
+                        tracing::warn!(nsp = %socket.nsp, "receive buffer full: oldest event dropped");
+                        socket.receive_buffer.pop_front();
+                    }
+                    socket.receive_buffer.push_back(Received { name, args, ack });
+                }
+            }
+            PacketKind::Ack { id, args } => {
+                match self.sockets[key].acks.remove(&id) {
+                    Some(PendingAck {
+                        waiter: Some(waiter),
+                        ..
+                    }) => self.socket_output(
+                        key,
+                        SocketOutput::Ack {
+                            waiter,
+                            result: Ok(args),
+                        },
+                    ),
+                    Some(_) => self.queue_answer(now, key, id, Ok(args)),
+                    // An answer to a try of a queued packet that timed out still counts.
+                    None if self.sockets[key].queue.front().is_some_and(|q| q.ack == id) => {
+                        self.queue_answer(now, key, id, Ok(args))
+                    }
+                    None => tracing::debug!(id, "acknowledgement nobody waits for"),
+                }
+            }
+            PacketKind::Disconnect => {
+                self.sockets[key].active = false;
+                self.on_socket_destroyed(now);
+                self.socket_on_close(now, key, DisconnectReason::IoServerDisconnect);
+            }
+        }
+    }
+
+    fn socket_event(&mut self, key: SocketKey, name: String, args: Args, ack: Option<u64>) {
+        let socket = &mut self.sockets[key];
+        if socket.pid.is_some()
+            && let Some(offset) = args.last_str()
+        {
+            socket.last_offset = Some(offset);
+        }
+        self.socket_output(key, SocketOutput::Event { name, args, ack });
+    }
+
+    fn socket_on_connect(&mut self, now: Timestamp, key: SocketKey, sid: String, pid: Option<String>) {
+        let socket = &mut self.sockets[key];
+        socket.id = Some(sid);
+        socket.recovered = pid.is_some() && socket.pid == pid;
+        socket.pid = pid;
+        socket.connected = true;
+        let received = std::mem::take(&mut socket.receive_buffer);
+        for event in received {
+            self.socket_event(key, event.name, event.args, event.ack);
+        }
+        let buffered = self.sockets[key].take_buffered();
+        for packet in buffered {
+            if let Err(error) = self.send_packet(now, key, &packet.encoded) {
+                tracing::warn!(%error, "a buffered packet cannot be sent: dropped");
+                if let Some(id) = packet.ack {
+                    self.fail_ack(now, key, id, AckError::Dropped);
+                }
+            }
+        }
+        self.drain_queue(now, key, true);
+        let recovered = self.sockets[key].recovered;
+        self.socket_output(key, SocketOutput::Connect { recovered });
+    }
+
+    /// Emits an event. `encode` builds the packet for the namespace and ack id it is
+    /// given. With a waiter, the server is asked for an acknowledgement.
+    pub(crate) fn emit(
+        &mut self,
+        now: Timestamp,
+        key: SocketKey,
+        name: &str,
+        flags: EmitFlags,
+        waiter: Option<A>,
+        encode: Encode<'_>,
+    ) -> Result<Emitted, EmitError> {
+        if is_reserved_event(name) {
+            return Err(EmitError::ReservedName(name.to_owned()));
+        }
+        self.engine_tick(now);
+        let parser = self.parser;
+        let socket = &mut self.sockets[key];
+        if socket.config.retries.is_some() && !flags.volatile {
+            let id = socket.next_ack_id();
+            let encoded = encode(parser, &socket.nsp, Some(id))?;
+            let mut failed = Vec::new();
+            let room = socket.make_room(encoded.byte_len(), &mut failed);
+            self.fail_waiters(key, failed);
+            room?;
+            self.sockets[key].push_queued(Queued {
+                encoded,
+                ack: id,
+                timeout: flags.timeout,
+                tries: 0,
+                pending: false,
+                waiter,
+            });
+            let was_idle = self.sockets[key].queue.len() == 1;
+            self.drain_queue(now, key, false);
+            let sent = was_idle && self.sockets[key].connected;
+            return Ok(if sent { Emitted::Sent } else { Emitted::Buffered });
+        }
+        let id = waiter.is_some().then(|| socket.next_ack_id());
+        let encoded = encode(parser, &socket.nsp, id)?;
+        let writable = self.engine.as_ref().is_some_and(ClientSession::is_writable);
+        let socket = &self.sockets[key];
+        if flags.volatile && !(socket.connected && writable) {
+            if let Some(waiter) = waiter {
+                self.socket_output(
+                    key,
+                    SocketOutput::Ack {
+                        waiter,
+                        result: Err(AckError::Dropped),
+                    },
+                );
+            }
+            return Ok(Emitted::Dropped);
+        }
+        if socket.connected {
+            self.send_packet(now, key, &encoded)?;
+            if let (Some(id), Some(waiter)) = (id, waiter) {
+                self.register_ack(now, key, id, waiter, flags.timeout);
+            }
+            return Ok(Emitted::Sent);
+        }
+        let mut failed = Vec::new();
+        let room = self.sockets[key].make_room(encoded.byte_len(), &mut failed);
+        self.fail_waiters(key, failed);
+        room?;
+        self.sockets[key].push_buffered(Buffered {
+            encoded,
+            ack: id,
+        });
+        if let (Some(id), Some(waiter)) = (id, waiter) {
+            self.register_ack(now, key, id, waiter, flags.timeout);
+        }
+        Ok(Emitted::Buffered)
+    }
+
+    fn fail_waiters(&mut self, key: SocketKey, failed: Vec<(A, AckError)>) {
+        for (waiter, error) in failed {
+            self.socket_output(
+                key,
+                SocketOutput::Ack {
+                    waiter,
+                    result: Err(error),
+                },
+            );
+        }
+    }
+
+    fn register_ack(
+        &mut self,
+        now: Timestamp,
+        key: SocketKey,
+        id: u64,
+        waiter: A,
+        timeout: Option<Duration>,
+    ) {
+        let socket = &mut self.sockets[key];
+        let deadline = timeout.or(socket.config.ack_timeout).map(|t| now + t);
+        socket.acks.insert(
+            id,
+            PendingAck {
+                waiter: Some(waiter),
+                deadline,
+            },
+        );
+        if let Some(at) = deadline {
+            self.ack_deadlines.push(Reverse((at, key, id)));
+        }
+    }
+
+    fn fail_ack(&mut self, now: Timestamp, key: SocketKey, id: u64, error: AckError) {
+        match self.sockets[key].acks.remove(&id) {
+            Some(PendingAck {
+                waiter: Some(waiter),
+                ..
+            }) => self.socket_output(
+                key,
+                SocketOutput::Ack {
+                    waiter,
+                    result: Err(error),
+                },
+            ),
+            Some(_) => self.queue_answer(now, key, id, Err(error)),
+            None => {}
+        }
+    }
+
+    /// Sends the head of the retry queue unless it is out already (or `force`: the
+    /// socket has just connected, and the last try may have been lost).
+    fn drain_queue(&mut self, now: Timestamp, key: SocketKey, force: bool) {
+        let socket = &mut self.sockets[key];
+        if !socket.connected {
+            return;
+        }
+        let ack_timeout = socket.config.ack_timeout;
+        let Some(head) = socket.queue.front_mut() else {
+            return;
+        };
+        if head.pending && !force {
+            return;
+        }
+        head.pending = true;
+        head.tries += 1;
+        let (id, timeout, encoded) = (head.ack, head.timeout, head.encoded.clone());
+        let deadline = timeout.or(ack_timeout).map(|t| now + t);
+        socket.acks.insert(
+            id,
+            PendingAck {
+                waiter: None,
+                deadline,
+            },
+        );
+        if let Some(at) = deadline {
+            self.ack_deadlines.push(Reverse((at, key, id)));
+        }
+        if let Err(error) = self.send_packet(now, key, &encoded) {
+            tracing::warn!(%error, "a queued packet cannot be sent: dropped");
+            self.sockets[key].acks.remove(&id);
+            if let Some(packet) = self.sockets[key].pop_queued()
+                && let Some(waiter) = packet.waiter
+            {
+                self.socket_output(
+                    key,
+                    SocketOutput::Ack {
+                        waiter,
+                        result: Err(AckError::Dropped),
+                    },
+                );
+            }
+            self.drain_queue(now, key, false);
+        }
+    }
+
+    /// The answer (or the failure) of a try of the queue's head.
+    fn queue_answer(
+        &mut self,
+        now: Timestamp,
+        key: SocketKey,
+        id: u64,
+        result: Result<Args, AckError>,
+    ) {
+        let socket = &mut self.sockets[key];
+        let retries = socket.config.retries.unwrap_or(0);
+        let Some(head) = socket.queue.front_mut() else {
+            return;
+        };
+        if head.ack != id {
+            return;
+        }
+        let done = match &result {
+            Ok(_) => true,
+            Err(_) => head.tries > retries,
+        };
+        head.pending = false;
+        if done {
+            socket.acks.remove(&id);
+            if let Some(packet) = socket.pop_queued()
+                && let Some(waiter) = packet.waiter
+            {
+                self.socket_output(key, SocketOutput::Ack { waiter, result });
+            }
+        }
+        self.drain_queue(now, key, false);
+    }
+
+    /// Answers the server's event `id`.
+    pub(crate) fn send_ack(
+        &mut self,
+        now: Timestamp,
+        key: SocketKey,
+        encoded: Result<Encoded, EncodeError>,
+    ) -> Result<(), EmitError> {
+        let encoded = encoded?;
+        if !self.sockets[key].connected {
+            return Err(EmitError::Closed);
+        }
+        self.write(now, &encoded)
+    }
+
+    /// Sends a packet of a connected socket, telling outgoing listeners.
+    fn send_packet(
+        &mut self,
+        now: Timestamp,
+        key: SocketKey,
+        encoded: &Encoded,
+    ) -> Result<(), EmitError> {
+        self.write(now, encoded)?;
+        if self.sockets[key].notify_outgoing
+            && let Some((name, args)) = self.decode_own(encoded)
+        {
+            self.socket_output(key, SocketOutput::Outgoing { name, args });
+        }
+        Ok(())
+    }
+
+    /// Writes a packet (all its messages, or none of them) on the engine.
+    fn write(&mut self, now: Timestamp, encoded: &Encoded) -> Result<(), EmitError> {
+        let Some(engine) = &mut self.engine else {
+            return Err(EmitError::Closed);
+        };
+        for message in encoded.messages() {
+            engine.check(&message).map_err(|error| match error {
+                SendError::Closed => EmitError::Closed,
+                SendError::TooLarge { len, max } => EmitError::TooLarge { len, max },
+            })?;
+        }
+        for message in encoded.messages() {
+            let _ = engine.send(message);
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// The name and arguments of an event this client encoded.
+    fn decode_own(&self, encoded: &Encoded) -> Option<(String, Args)> {
+        let mut decoder = self.parser.decoder(client_limits());
+        let mut packet = None;
+        for message in encoded.messages() {
+            packet = decoder.decode(message).ok()?;
+        }
+        match packet?.kind {
+            PacketKind::Event { name, args, .. } => Some((name, args)),
+            _ => None,
+        }
+    }
+}
+
+/// What the client accepts in one packet from the server: Node's server sends any number
+/// of attachments, so the limit is generous but still a limit.
+fn client_limits() -> DecoderLimits {
+    DecoderLimits {
+        max_attachments: 1000,
+        max_namespace_len: 1024,
+    }
+}

@@ -1,0 +1,50 @@
+//! What differs between a native target and the browser: whether shared things must be
+//! `Send` and `Sync` (the browser has one thread and its values are neither).
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// `Send` on native targets; nothing in the browser.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSend: Send {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Send + ?Sized> MaybeSend for T {}
+
+/// `Send` on native targets; nothing in the browser.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSend {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSend for T {}
+
+/// `Sync` on native targets; nothing in the browser.
+#[cfg(not(target_arch = "wasm32"))]
+pub trait MaybeSync: Sync {}
+#[cfg(not(target_arch = "wasm32"))]
+impl<T: Sync + ?Sized> MaybeSync for T {}
+
+/// `Sync` on native targets; nothing in the browser.
+#[cfg(target_arch = "wasm32")]
+pub trait MaybeSync {}
+#[cfg(target_arch = "wasm32")]
+impl<T: ?Sized> MaybeSync for T {}
+
+/// A boxed future, `Send` on native targets.
+#[cfg(not(target_arch = "wasm32"))]
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// A boxed future, `Send` on native targets.
+#[cfg(target_arch = "wasm32")]
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// A shared callback taking `T`: `Send + Sync` on native targets.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type Callback<T> = std::sync::Arc<dyn Fn(T) + Send + Sync>;
+/// A shared callback taking `T`: `Send + Sync` on native targets.
+#[cfg(target_arch = "wasm32")]
+pub(crate) type Callback<T> = std::sync::Arc<dyn Fn(T)>;
+
+/// A shared callback returning a future of `T`: `Send + Sync` on native targets.
+#[cfg(not(target_arch = "wasm32"))]
+pub type AsyncCallback<T> = std::sync::Arc<dyn Fn() -> BoxFuture<'static, T> + Send + Sync>;
+/// A shared callback returning a future of `T`: `Send + Sync` on native targets.
+#[cfg(target_arch = "wasm32")]
+pub type AsyncCallback<T> = std::sync::Arc<dyn Fn() -> BoxFuture<'static, T>>;
