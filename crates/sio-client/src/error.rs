@@ -85,3 +85,25 @@ impl fmt::Display for AckError {
 }
 
 impl std::error::Error for AckError {}
+
+/// Why a manager or socket could not be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The URL is not an `http`, `https`, `ws` or `wss` URL with a host.
+    InvalidUrl(String),
+    /// Native targets run the connection on tokio: make the client inside a tokio
+    /// runtime.
+    NoRuntime,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::InvalidUrl(url) => write!(f, "invalid Socket.IO URL: {url}"),
+            BuildError::NoRuntime => f.write_str("no tokio runtime to run the connection on"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}

@@ -120,6 +120,9 @@ pub enum ManagerEvent {
     ReconnectError(ConnectError),
     /// `reconnectionAttempts` attempts failed: no more are made.
     ReconnectFailed,
+    /// The transport in use, after the connection opened and after every upgrade (the
+    /// engine's `upgrade` event).
+    Transport(engineio_proto::TransportKind),
 }
 
 impl ManagerEvent {
@@ -134,6 +137,7 @@ impl ManagerEvent {
             ManagerEvent::Reconnect(_) => "reconnect",
             ManagerEvent::ReconnectError(_) => "reconnect_error",
             ManagerEvent::ReconnectFailed => "reconnect_failed",
+            ManagerEvent::Transport(_) => "transport",
         }
     }
 }

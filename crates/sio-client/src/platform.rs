@@ -35,16 +35,23 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[cfg(target_arch = "wasm32")]
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
-/// A shared callback taking `T`: `Send + Sync` on native targets.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) type Callback<T> = std::sync::Arc<dyn Fn(T) + Send + Sync>;
-/// A shared callback taking `T`: `Send + Sync` on native targets.
-#[cfg(target_arch = "wasm32")]
-pub(crate) type Callback<T> = std::sync::Arc<dyn Fn(T)>;
-
 /// A shared callback returning a future of `T`: `Send + Sync` on native targets.
 #[cfg(not(target_arch = "wasm32"))]
 pub type AsyncCallback<T> = std::sync::Arc<dyn Fn() -> BoxFuture<'static, T> + Send + Sync>;
 /// A shared callback returning a future of `T`: `Send + Sync` on native targets.
 #[cfg(target_arch = "wasm32")]
 pub type AsyncCallback<T> = std::sync::Arc<dyn Fn() -> BoxFuture<'static, T>>;
+
+/// Declares a shared callback type with the signature given: `Send + Sync` on native
+/// targets, neither in the browser.
+macro_rules! shared_fn {
+    ($(#[$doc:meta])* $name:ident = $($sig:tt)*) => {
+        $(#[$doc])*
+        #[cfg(not(target_arch = "wasm32"))]
+        pub(crate) type $name = std::sync::Arc<dyn $($sig)* + Send + Sync>;
+        $(#[$doc])*
+        #[cfg(target_arch = "wasm32")]
+        pub(crate) type $name = std::sync::Arc<dyn $($sig)*>;
+    };
+}
+pub(crate) use shared_fn;

@@ -69,9 +69,7 @@ pub(crate) enum Output<A> {
 pub(crate) enum SocketOutput<A> {
     /// Ask the auth callback, then call [`ManagerCore::send_connect`].
     NeedAuth,
-    Connect {
-        recovered: bool,
-    },
+    Connect,
     ConnectError(ConnectError),
     Disconnect(DisconnectReason),
     Event {
@@ -211,10 +209,6 @@ impl<A> ManagerCore<A> {
 
     pub(crate) fn socket(&self, key: SocketKey) -> &SocketCore<A> {
         &self.sockets[key]
-    }
-
-    pub(crate) fn socket_key(&self, nsp: &str) -> Option<SocketKey> {
-        self.sockets.iter().position(|s| s.nsp == nsp)
     }
 
     pub(crate) fn is_open(&self) -> bool {
@@ -825,8 +819,7 @@ impl<A> ManagerCore<A> {
             }
         }
         self.drain_queue(now, key, true);
-        let recovered = self.sockets[key].recovered;
-        self.socket_output(key, SocketOutput::Connect { recovered });
+        self.socket_output(key, SocketOutput::Connect);
     }
 
     /// Emits an event. `encode` builds the packet for the namespace and ack id it is

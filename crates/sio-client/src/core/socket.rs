@@ -206,10 +206,6 @@ impl<A> SocketCore<A> {
         Some(packet)
     }
 
-    pub(crate) fn buffered_bytes(&self) -> usize {
-        self.buffered_bytes
-    }
-
     pub(crate) fn is_buffered(&self, id: u64) -> bool {
         self.send_buffer.iter().any(|p| p.ack == Some(id))
     }

@@ -141,7 +141,9 @@ impl Harness {
                 Output::Transport(kind) => format!("transport {kind}"),
                 Output::Socket(key, output) => match output {
                     SocketOutput::NeedAuth => format!("{key} need auth"),
-                    SocketOutput::Connect { recovered } => format!("{key} connect {recovered}"),
+                    SocketOutput::Connect => {
+                        format!("{key} connect {}", self.core.socket(key).recovered)
+                    }
                     SocketOutput::ConnectError(error) => {
                         format!("{key} connect_error {} {:?}", error.message, error.data)
                     }

@@ -1,0 +1,414 @@
+//! The task that runs a manager: it makes the core's requests on the platform's
+//! transports, feeds back what they report and the time, and calls the listeners.
+//!
+//! One future, polled by tokio natively and by the browser's microtask queue in wasm32;
+//! it owns every transport of its manager (a GET, a POST or two, and two WebSockets during
+//! an upgrade at most), so nothing is shared with other tasks but the core's lock, taken
+//! for each step and released before any listener runs.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use engineio_proto::client::{ClientTransmit, TransportFailure};
+use engineio_proto::{Packet, Timestamp};
+use socketio_proto::Value;
+
+use crate::core::{IoId, Output, SocketKey, SocketOutput, Transmit};
+use crate::event::ManagerEvent;
+use crate::listeners::{Entry, List};
+use crate::manager::{HandleToken, ManagerShared, Waiter, lock};
+use crate::options::Auth;
+use crate::platform::BoxFuture;
+use crate::runtime::{self, Http, Incoming, Method, WebSocket};
+use crate::socket::{AckSender, Event, Socket};
+
+/// How long an abandoned manager's task waits for its last writes (a goodbye POST, a
+/// WebSocket close) before it ends anyway.
+const LINGER: Duration = Duration::from_secs(2);
+
+struct Request {
+    io: IoId,
+    method: Method,
+    future: BoxFuture<'static, Result<Bytes, String>>,
+}
+
+enum WsState {
+    Connecting(BoxFuture<'static, Result<WebSocket, String>>),
+    Open(WebSocket),
+}
+
+struct WsSlot {
+    io: IoId,
+    state: WsState,
+    /// Batches written but not yet flushed.
+    unflushed: usize,
+    /// Close once flushed.
+    closing: bool,
+}
+
+/// What the transports reported, fed to the core in order.
+enum Report {
+    PollResponse(IoId, Bytes),
+    PostDone(IoId),
+    Failed(IoId, TransportFailure, String),
+    Opened(IoId),
+    Packet(IoId, Packet),
+    Undecodable(IoId),
+    Drained(IoId),
+    Closed(IoId),
+    Auth(SocketKey, Value),
+}
+
+pub(crate) struct Driver {
+    shared: Arc<ManagerShared>,
+    http: Http,
+    requests: Vec<Request>,
+    websockets: Vec<WsSlot>,
+    auths: Vec<(SocketKey, BoxFuture<'static, Value>)>,
+    timer: Option<(Timestamp, runtime::Sleep)>,
+    /// The newest Engine.IO session seen: transports of older ones are let go of.
+    session: u64,
+    abandoned_at: Option<Timestamp>,
+    reports: Vec<Report>,
+    transmits: Vec<Transmit>,
+    outputs: Vec<Output<Waiter>>,
+}
+
+impl Driver {
+    pub(crate) fn new(shared: Arc<ManagerShared>) -> Self {
+        let http = Http::new(&shared.options);
+        Driver {
+            shared,
+            http,
+            requests: Vec::new(),
+            websockets: Vec::new(),
+            auths: Vec::new(),
+            timer: None,
+            session: 0,
+            abandoned_at: None,
+            reports: Vec::new(),
+            transmits: Vec::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// Polls every transport and auth callback, collecting what they report.
+    fn poll_io(&mut self, cx: &mut Context<'_>) {
+        let reports = &mut self.reports;
+        self.requests.retain_mut(|request| {
+            let Poll::Ready(result) = request.future.as_mut().poll(cx) else {
+                return true;
+            };
+            reports.push(match (request.method, result) {
+                (Method::Get, Ok(body)) => Report::PollResponse(request.io, body),
+                (Method::Post, Ok(_)) => Report::PostDone(request.io),
+                (Method::Get, Err(error)) => {
+                    Report::Failed(request.io, TransportFailure::Poll, error)
+                }
+                (Method::Post, Err(error)) => {
+                    Report::Failed(request.io, TransportFailure::Post, error)
+                }
+            });
+            false
+        });
+        self.websockets
+            .retain_mut(|slot| poll_websocket(slot, cx, reports));
+        self.auths
+            .retain_mut(|(key, future)| match future.as_mut().poll(cx) {
+                Poll::Ready(value) => {
+                    reports.push(Report::Auth(*key, value));
+                    false
+                }
+                Poll::Pending => true,
+            });
+    }
+
+    /// One step under the core's lock: the reports and the time in, requests and events
+    /// out. Whether the task is done.
+    fn step(&mut self, now: Timestamp) -> bool {
+        let mut core = lock(&self.shared.core);
+        for report in self.reports.drain(..) {
+            match report {
+                Report::PollResponse(io, body) => core.handle_poll_response(now, io, body),
+                Report::PostDone(io) | Report::Drained(io) => core.handle_drain(now, io),
+                Report::Failed(io, failure, error) => core.handle_error(now, io, failure, error),
+                Report::Opened(io) => core.handle_opened(now, io),
+                Report::Packet(io, packet) => core.handle_packet(now, io, packet),
+                Report::Undecodable(io) => core.handle_decode_error(now, io),
+                Report::Closed(io) => core.handle_closed(now, io),
+                Report::Auth(key, value) => {
+                    let auth = matches!(value, Value::Object(_)).then_some(value);
+                    core.send_connect(now, key, auth);
+                }
+            }
+        }
+        if core.poll_timeout().is_some_and(|at| at <= now) {
+            core.handle_timeout(now);
+        }
+        if self.abandoned_at.is_none() && self.shared.abandoned.load(Ordering::Acquire) {
+            self.abandoned_at = Some(now);
+            core.close(now);
+        }
+        self.transmits.extend(std::iter::from_fn(|| core.poll_transmit()));
+        self.outputs.extend(std::iter::from_fn(|| core.poll_output()));
+        runtime::set_prior_websocket_success(core.prior_websocket_success());
+        let idle = core.is_idle();
+        let next = core.poll_timeout();
+        drop(core);
+        self.set_timer(next);
+        self.abandoned_at.is_some_and(|at| {
+            (idle && self.requests.is_empty() && self.websockets.is_empty())
+                || now.saturating_duration_since(at) >= LINGER
+        })
+    }
+
+    fn set_timer(&mut self, next: Option<Timestamp>) {
+        match next {
+            None => self.timer = None,
+            Some(at) if self.timer.as_ref().is_some_and(|(armed, _)| *armed == at) => {}
+            Some(at) => {
+                let delay = at.saturating_duration_since(self.shared.clock.now());
+                self.timer = Some((at, runtime::sleep(delay)));
+            }
+        }
+    }
+
+    /// Starts what the core asked for.
+    fn start_transmits(&mut self) {
+        for Transmit { session, inner } in std::mem::take(&mut self.transmits) {
+            if session > self.session {
+                // A new session: the old one's GETs and WebSockets are done with (its
+                // goodbye POST may finish).
+                self.session = session;
+                self.requests
+                    .retain(|r| r.io.session >= session || r.method == Method::Post);
+                self.websockets.retain(|w| w.io.session >= session);
+            }
+            match inner {
+                ClientTransmit::Poll { transport, url } => self.requests.push(Request {
+                    io: IoId { session, transport },
+                    method: Method::Get,
+                    future: self.http.request(Method::Get, url, None),
+                }),
+                ClientTransmit::Post {
+                    transport,
+                    url,
+                    body,
+                } => self.requests.push(Request {
+                    io: IoId { session, transport },
+                    method: Method::Post,
+                    future: self.http.request(Method::Post, url, Some(body)),
+                }),
+                ClientTransmit::Connect { transport, url } => self.websockets.push(WsSlot {
+                    io: IoId { session, transport },
+                    state: WsState::Connecting(self.http.websocket(url)),
+                    unflushed: 0,
+                    closing: false,
+                }),
+                ClientTransmit::Send { transport, packets } => {
+                    let io = IoId { session, transport };
+                    if let Some(slot) = self.websockets.iter_mut().find(|w| w.io == io)
+                        && let WsState::Open(ws) = &mut slot.state
+                    {
+                        ws.send(packets);
+                        slot.unflushed += 1;
+                    }
+                }
+                ClientTransmit::Close { transport } => {
+                    let io = IoId { session, transport };
+                    self.requests
+                        .retain(|r| r.io != io || r.method == Method::Post);
+                    for slot in self.websockets.iter_mut().filter(|w| w.io == io) {
+                        slot.closing = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the core's events to the listeners and the acknowledgements to their
+    /// waiters, with no lock held.
+    fn dispatch(&mut self) {
+        let token = lock(&self.shared.token).upgrade();
+        for output in std::mem::take(&mut self.outputs) {
+            match output {
+                Output::Manager(event) => self.manager_event(&event),
+                Output::Transport(kind) => self.manager_event(&ManagerEvent::Transport(kind)),
+                Output::Socket(_, SocketOutput::Ack { waiter, result }) => {
+                    let _ = waiter.send(result);
+                }
+                Output::Socket(key, output) => {
+                    if let Some(token) = &token {
+                        self.socket_output(token, key, output);
+                    }
+                }
+            }
+        }
+    }
+
+    fn manager_event(&self, event: &ManagerEvent) {
+        let listeners = lock(&self.shared.listeners).events.snapshot();
+        for entry in listeners.iter() {
+            (entry.f)(event);
+        }
+    }
+
+    fn socket_output(&mut self, token: &Arc<HandleToken>, key: SocketKey, output: SocketOutput<Waiter>) {
+        let shared = self.shared.socket(key);
+        let socket = Socket::new(token.clone(), shared.clone());
+        match output {
+            SocketOutput::NeedAuth => {
+                if let Auth::Callback(callback) = &shared.auth {
+                    self.auths.push((key, callback()));
+                }
+            }
+            SocketOutput::Connect => {
+                let listeners = lock(&shared.listeners).connect.snapshot();
+                call(&listeners, |f| f(&socket));
+            }
+            SocketOutput::ConnectError(error) => {
+                let listeners = lock(&shared.listeners).connect_error.snapshot();
+                call(&listeners, |f| f(&socket, &error));
+            }
+            SocketOutput::Disconnect(reason) => {
+                let listeners = lock(&shared.listeners).disconnect.snapshot();
+                call(&listeners, |f| f(&socket, reason));
+            }
+            SocketOutput::Outgoing { name, args } => {
+                let listeners = lock(&shared.listeners).any_outgoing.snapshot();
+                call(&listeners, |f| f(&socket, &name, &args));
+            }
+            SocketOutput::Event { name, args, ack } => {
+                let (any, named) = {
+                    let listeners = lock(&shared.listeners);
+                    (
+                        listeners.any.snapshot(),
+                        listeners.events.get(&name).map(List::snapshot),
+                    )
+                };
+                let ack = ack.map(|id| AckSender {
+                    socket: socket.clone(),
+                    id,
+                    sent: Arc::new(AtomicBool::new(false)),
+                });
+                let event = Event {
+                    socket,
+                    name,
+                    args,
+                    ack,
+                };
+                call(&any, |f| f(&event));
+                if let Some(named) = named {
+                    call(&named, |f| f(&event));
+                    let mut listeners = lock(&shared.listeners);
+                    for entry in named.iter().filter(|entry| entry.once) {
+                        listeners.remove(entry.id);
+                    }
+                }
+            }
+            SocketOutput::Ack { waiter, result } => {
+                let _ = waiter.send(result);
+            }
+        }
+    }
+}
+
+fn call<F>(listeners: &[Entry<F>], mut f: impl FnMut(&F)) {
+    for entry in listeners {
+        f(&entry.f);
+    }
+}
+
+/// Polls one WebSocket: opening, reading, flushing, closing. Whether to keep it.
+fn poll_websocket(slot: &mut WsSlot, cx: &mut Context<'_>, reports: &mut Vec<Report>) -> bool {
+    let io = slot.io;
+    if let WsState::Connecting(future) = &mut slot.state {
+        match future.as_mut().poll(cx) {
+            Poll::Pending => return !slot.closing,
+            Poll::Ready(Err(error)) => {
+                reports.push(Report::Failed(io, TransportFailure::WebSocket, error));
+                return false;
+            }
+            Poll::Ready(Ok(ws)) => {
+                if slot.closing {
+                    return false;
+                }
+                slot.state = WsState::Open(ws);
+                reports.push(Report::Opened(io));
+            }
+        }
+    }
+    let WsState::Open(ws) = &mut slot.state else {
+        return true;
+    };
+    if slot.unflushed > 0 {
+        match ws.poll_flush(cx) {
+            Poll::Ready(Ok(())) => {
+                for _ in 0..std::mem::take(&mut slot.unflushed) {
+                    reports.push(Report::Drained(io));
+                }
+            }
+            Poll::Ready(Err(error)) => {
+                reports.push(Report::Failed(io, TransportFailure::WebSocket, error));
+                return false;
+            }
+            Poll::Pending => {}
+        }
+    }
+    if slot.closing {
+        return slot.unflushed > 0 || ws.poll_close(cx).is_pending();
+    }
+    loop {
+        match ws.poll_recv(cx) {
+            Poll::Pending => return true,
+            Poll::Ready(Incoming::Packet(packet)) => reports.push(Report::Packet(io, packet)),
+            Poll::Ready(Incoming::Undecodable) => {
+                reports.push(Report::Undecodable(io));
+                return false;
+            }
+            Poll::Ready(Incoming::Closed) => {
+                reports.push(Report::Closed(io));
+                return false;
+            }
+            Poll::Ready(Incoming::Error(error)) => {
+                reports.push(Report::Failed(io, TransportFailure::WebSocket, error));
+                return false;
+            }
+        }
+    }
+}
+
+impl Future for Driver {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        this.shared.waker.register(cx.waker());
+        loop {
+            this.poll_io(cx);
+            let fired = match &mut this.timer {
+                Some((_, sleep)) => Pin::new(sleep).poll(cx).is_ready(),
+                None => false,
+            };
+            if fired {
+                this.timer = None;
+            }
+            let had_reports = !this.reports.is_empty();
+            let now = this.shared.clock.now();
+            if this.step(now) {
+                return Poll::Ready(());
+            }
+            let busy = !this.transmits.is_empty() || !this.outputs.is_empty();
+            this.start_transmits();
+            this.dispatch();
+            if !(had_reports || busy || fired) {
+                return Poll::Pending;
+            }
+        }
+    }
+}

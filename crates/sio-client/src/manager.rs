@@ -1,0 +1,246 @@
+//! A manager: one Engine.IO connection, shared by the sockets of several namespaces, and
+//! the state its driver and its handles share.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use atomic_waker::AtomicWaker;
+use engineio_proto::Timestamp;
+use socketio_proto::Args;
+
+use crate::core::socket::SocketConfig;
+use crate::core::{ManagerCore, SocketKey};
+use crate::error::AckError;
+use crate::event::ManagerEvent;
+use crate::listeners::{ListenerId, ManagerListeners, SocketListeners};
+use crate::options::{Auth, ManagerOptions, SocketOptions, Transport};
+use crate::platform::{MaybeSend, MaybeSync};
+use crate::runtime::{self, Clock};
+use crate::socket::Socket;
+use crate::error::BuildError;
+use crate::url::ParsedUrl;
+
+/// What wakes the caller of an emit that waits for an acknowledgement.
+pub(crate) type Waiter = futures_channel::oneshot::Sender<Result<Args, AckError>>;
+
+/// The state of one manager, shared by its driver and its handles. Locks are taken for
+/// short, synchronous steps and never across an `.await`; none is held while a listener
+/// runs.
+pub(crate) struct ManagerShared {
+    pub(crate) core: Mutex<ManagerCore<Waiter>>,
+    pub(crate) sockets: Mutex<Vec<Arc<SocketShared>>>,
+    pub(crate) listeners: Mutex<ManagerListeners>,
+    /// The driver's waker: handles wake it after changing the core.
+    pub(crate) waker: AtomicWaker,
+    pub(crate) clock: Clock,
+    pub(crate) options: ManagerOptions,
+    /// The handles' shared token, while any handle lives.
+    pub(crate) token: Mutex<Weak<HandleToken>>,
+    /// Set when the last handle is dropped: the driver closes the connection and ends.
+    pub(crate) abandoned: AtomicBool,
+}
+
+/// What a socket's handles and the driver share, apart from the core.
+pub(crate) struct SocketShared {
+    pub(crate) key: SocketKey,
+    pub(crate) nsp: String,
+    pub(crate) auth: Auth,
+    pub(crate) listeners: Mutex<SocketListeners>,
+}
+
+/// Held by every handle of a manager and of its sockets; the last one dropped ends the
+/// connection.
+pub(crate) struct HandleToken {
+    pub(crate) shared: Arc<ManagerShared>,
+}
+
+impl Drop for HandleToken {
+    fn drop(&mut self) {
+        self.shared.abandoned.store(true, Ordering::Release);
+        self.shared.waker.wake();
+    }
+}
+
+/// A poisoned lock means a listener panicked while the state was consistent (no lock is
+/// held while one runs): carry on with it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ManagerShared {
+    /// Runs `f` on the core at the current time, then wakes the driver.
+    pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut ManagerCore<Waiter>, Timestamp) -> R) -> R {
+        let now = self.clock.now();
+        let result = f(&mut lock(&self.core), now);
+        self.waker.wake();
+        result
+    }
+
+    pub(crate) fn socket(&self, key: SocketKey) -> Arc<SocketShared> {
+        lock(&self.sockets)[key].clone()
+    }
+}
+
+/// One connection to a Socket.IO server (the official client's `Manager`), shared by the
+/// sockets of its namespaces. It reconnects by itself after a lost connection, with
+/// exponential backoff.
+///
+/// Handles are cheap to clone. The connection lives while any handle of the manager or of
+/// one of its sockets does (a listener should reach its socket through its argument, not
+/// keep a handle of its own, or the connection outlives every other handle).
+#[derive(Clone)]
+pub struct Manager {
+    pub(crate) token: Arc<HandleToken>,
+}
+
+impl Manager {
+    /// A manager for the server at `url` (its path, if any, is ignored: namespaces are
+    /// chosen with [`socket`](Self::socket)). It connects when a socket does, or on
+    /// [`open`](Self::open). Native targets need a tokio runtime.
+    pub fn new(url: &str, options: ManagerOptions) -> Result<Manager, BuildError> {
+        let url = ParsedUrl::parse(url)?;
+        Self::from_parsed(&url, options)
+    }
+
+    pub(crate) fn from_parsed(url: &ParsedUrl, options: ManagerOptions) -> Result<Manager, BuildError> {
+        let mut options = options;
+        // The URL's query applies unless the options have one, as in the official client.
+        if options.query.is_empty() {
+            options.query = url.query.clone();
+        }
+        let core = ManagerCore::new(
+            &options,
+            url.endpoint(),
+            runtime::random_seed(),
+            runtime::prior_websocket_success(),
+        );
+        let shared = Arc::new(ManagerShared {
+            core: Mutex::new(core),
+            sockets: Mutex::new(Vec::new()),
+            listeners: Mutex::new(ManagerListeners::default()),
+            waker: AtomicWaker::new(),
+            clock: Clock::new(),
+            options,
+            token: Mutex::new(Weak::new()),
+            abandoned: AtomicBool::new(false),
+        });
+        let token = Arc::new(HandleToken {
+            shared: shared.clone(),
+        });
+        *lock(&shared.token) = Arc::downgrade(&token);
+        runtime::spawn(crate::driver::Driver::new(shared))?;
+        Ok(Manager { token })
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<ManagerShared> {
+        &self.token.shared
+    }
+
+    /// The socket of namespace `nsp` (made with `options` the first time; the same socket
+    /// afterwards, whatever the options). It connects at once, as `manager.socket()` does
+    /// with `autoConnect`, unless it is already active; see [`socket_builder`] to add
+    /// listeners first.
+    ///
+    /// [`socket_builder`]: crate::io
+    pub fn socket(&self, nsp: &str, options: SocketOptions) -> Socket {
+        let socket = self.socket_without_connecting(nsp, options);
+        if !socket.active() {
+            socket.connect();
+        }
+        socket
+    }
+
+    /// The socket of `nsp`, made if needed, not connected.
+    pub(crate) fn socket_without_connecting(&self, nsp: &str, options: SocketOptions) -> Socket {
+        let shared = self.shared();
+        let mut sockets = lock(&shared.sockets);
+        if let Some(socket) = sockets.iter().find(|s| s.nsp == nsp) {
+            return Socket::new(self.token.clone(), socket.clone());
+        }
+        let config = SocketConfig {
+            auth: match &options.auth {
+                Auth::Value(value) => Some(value.clone()),
+                _ => None,
+            },
+            auth_callback: matches!(options.auth, Auth::Callback(_)),
+            retries: options.retries,
+            ack_timeout: options.ack_timeout,
+            buffer: options.offline_buffer,
+        };
+        let key = lock(&shared.core).add_socket(nsp.to_owned(), config);
+        let socket = Arc::new(SocketShared {
+            key,
+            nsp: nsp.to_owned(),
+            auth: options.auth,
+            listeners: Mutex::new(SocketListeners::default()),
+        });
+        sockets.push(socket.clone());
+        Socket::new(self.token.clone(), socket)
+    }
+
+    /// Whether a socket of this manager uses namespace `nsp`.
+    pub(crate) fn has_namespace(&self, nsp: &str) -> bool {
+        lock(&self.shared().sockets).iter().any(|s| s.nsp == nsp)
+    }
+
+    /// Opens the connection if it is not open or opening (`manager.open()`).
+    pub fn open(&self) {
+        self.shared().with_core(|core, now| core.open(now));
+    }
+
+    /// Closes the connection for good: its sockets are disconnected (`forced close`) and
+    /// nothing reconnects until a socket connects again.
+    pub fn close(&self) {
+        self.shared().with_core(|core, now| core.close(now));
+    }
+
+    /// Whether the connection is open.
+    pub fn is_open(&self) -> bool {
+        lock(&self.shared().core).is_open()
+    }
+
+    /// Whether a reconnection is pending or under way.
+    pub fn is_reconnecting(&self) -> bool {
+        lock(&self.shared().core).is_reconnecting()
+    }
+
+    /// The transport in use, while a connection is open or opening.
+    pub fn transport(&self) -> Option<Transport> {
+        lock(&self.shared().core).transport()
+    }
+
+    /// The options it was made with.
+    pub fn options(&self) -> &ManagerOptions {
+        &self.shared().options
+    }
+
+    /// Calls `listener` with every event of the manager.
+    pub fn on_event<F>(&self, listener: F) -> ListenerId
+    where
+        F: Fn(&ManagerEvent) + MaybeSend + MaybeSync + 'static,
+    {
+        lock(&self.shared().listeners).add(Arc::new(listener))
+    }
+
+    /// Removes a listener added with [`on_event`](Self::on_event).
+    pub fn off(&self, id: ListenerId) -> bool {
+        lock(&self.shared().listeners).events.remove(id)
+    }
+}
+
+impl PartialEq for Manager {
+    /// Whether both name the same connection.
+    fn eq(&self, other: &Manager) -> bool {
+        Arc::ptr_eq(self.shared(), other.shared())
+    }
+}
+
+impl Eq for Manager {}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("open", &self.is_open())
+            .finish_non_exhaustive()
+    }
+}
