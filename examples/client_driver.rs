@@ -443,6 +443,13 @@ impl Driver {
 
 #[tokio::main]
 async fn main() {
+    // Logs go to stderr when RUST_LOG asks for them.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let out = Out {
         start: Instant::now(),
         lock: Arc::new(Mutex::new(())),

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod client;
 pub mod gateway;
 pub mod proxy;
 pub mod raw;

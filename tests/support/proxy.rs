@@ -16,6 +16,9 @@ pub enum Cut {
     /// Only the client's side closes; the server's side stays open and silent, as after a
     /// network switch: the server notices only when its heartbeat times out.
     Silent,
+    /// Nothing more is relayed either way, and both sides stay open: each side sees
+    /// silence until its heartbeat gives up.
+    Stall,
 }
 
 struct Link {
@@ -24,11 +27,13 @@ struct Link {
 }
 
 struct Inner {
-    upstream: SocketAddr,
+    upstream: Mutex<SocketAddr>,
     links: Mutex<Vec<Link>>,
     refusing: AtomicBool,
+    /// New connections are accepted and then left silent.
+    blackholing: AtomicBool,
     next_id: AtomicU64,
-    /// Server sides of silently cut connections, kept open until the proxy is dropped.
+    /// Sides of silently cut or stalled connections, kept open until the proxy is dropped.
     zombies: Mutex<Vec<TcpStream>>,
 }
 
@@ -44,9 +49,10 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let inner = Arc::new(Inner {
-            upstream,
+            upstream: Mutex::new(upstream),
             links: Mutex::new(Vec::new()),
             refusing: AtomicBool::new(false),
+            blackholing: AtomicBool::new(false),
             next_id: AtomicU64::new(0),
             zombies: Mutex::new(Vec::new()),
         });
@@ -58,6 +64,10 @@ impl Proxy {
                 };
                 if inner.refusing.load(Ordering::Acquire) {
                     drop(client);
+                    continue;
+                }
+                if inner.blackholing.load(Ordering::Acquire) {
+                    inner.zombies.lock().unwrap().push(client);
                     continue;
                 }
                 // Registered before connecting upstream, so that a `cut_all` right after
@@ -79,6 +89,16 @@ impl Proxy {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// While true, new connections are accepted and never answered.
+    pub fn blackhole(&self, on: bool) {
+        self.inner.blackholing.store(on, Ordering::Release);
+    }
+
+    /// Later connections go to `upstream`.
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        *self.inner.upstream.lock().unwrap() = upstream;
     }
 
     /// While true, new connections are closed as soon as they are accepted.
@@ -121,7 +141,7 @@ async fn relay(
     mut cut_requested: oneshot::Receiver<Cut>,
 ) {
     let connected = tokio::select! {
-        server = TcpStream::connect(inner.upstream) => server.ok(),
+        server = TcpStream::connect(*inner.upstream.lock().unwrap()) => server.ok(),
         // Cut before the server saw it: the client's side just closes.
         _ = &mut cut_requested => None,
     };
@@ -136,7 +156,9 @@ async fn relay(
         how = cut_requested => how.ok(),
     };
     inner.links.lock().unwrap().retain(|link| link.id != id);
-    if outcome == Some(Cut::Silent) {
-        inner.zombies.lock().unwrap().push(server);
+    match outcome {
+        Some(Cut::Silent) => inner.zombies.lock().unwrap().push(server),
+        Some(Cut::Stall) => inner.zombies.lock().unwrap().extend([server, client]),
+        _ => {}
     }
 }

@@ -88,15 +88,6 @@ function behaviours(socket) {
   // Never answers.
   socket.on("never", () => {});
   socket.on("disconnect-me", () => socket.disconnect());
-  socket.on("close-transport", () => socket.conn.close());
-  // The engine stops pinging: the client must give up after pingInterval + pingTimeout.
-  socket.on("stop-pings", () => {
-    const conn = socket.conn;
-    clearTimeout(conn.pingIntervalTimer);
-    clearTimeout(conn.pingTimeoutTimer);
-    conn.schedulePing = () => {};
-    conn.resetPingTimeout = () => {};
-  });
 }
 
 const refuse = (socket, next) => {

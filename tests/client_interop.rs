@@ -1,0 +1,268 @@
+//! The Rust client (through `examples/client_driver`, the contract of
+//! `shared/client/CONTRACT.md`) against the official Node `socket.io` 4.8 server and
+//! against ours: every scenario runs on both.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value as Json, json};
+use support::client::{Driver, Kind, Options, Server};
+use support::proxy::Cut;
+
+/// Fast reconnection, no jitter: the tests check the delays.
+fn quick() -> Json {
+    json!({"reconnectionDelay": 200, "reconnectionDelayMax": 400, "randomizationFactor": 0})
+}
+
+fn with(base: Json, extra: Json) -> Json {
+    let mut base = base;
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    base
+}
+
+fn t(report: &Json) -> f64 {
+    report["t"].as_f64().unwrap()
+}
+
+async fn connected(driver: &mut Driver, name: &str, url: &str, options: Json) -> Json {
+    driver.socket(name, url, options).await;
+    driver.next_of(name, "connect").await
+}
+
+async fn emits_acks_and_binary(kind: Kind) {
+    let mut server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    let url = format!("{}?room=r1", server.url());
+    let options = json!({"auth": {"token": "t1"}, "extraHeaders": {"x-test": "yes"}});
+    let connect = connected(&mut d, "a", &url, options).await;
+    assert_eq!(connect["recovered"], json!(false));
+    assert!(connect["id"].is_string());
+    assert_eq!(d.reports_of("a", "transport")[0]["name"], json!("polling"));
+    d.find("a", "transport", |r| r["name"] == json!("websocket")).await;
+
+    // An ack with binary inside, both ways.
+    let args = json!(["hi", {"$binary": "AAEC"}, {"deep": [1, {"$binary": "/w=="}]}]);
+    let answer = d.emit_ack("a", "echo", args.clone(), Some(2000)).await;
+    assert_eq!(answer["ok"], json!(true), "{answer}");
+    assert_eq!(answer["args"], args);
+    let answer = d.emit_ack("a", "binary", json!([]), None).await;
+    assert_eq!(
+        answer["args"],
+        json!([{"$binary": "AQID"}, {"nested": [{"$binary": "BAU="}], "text": "mixed"}])
+    );
+
+    // What the server saw of the handshake.
+    let answer = d.emit_ack("a", "handshake", json!([]), None).await;
+    let seen = &answer["args"][0];
+    assert_eq!(seen["auth"], json!({"token": "t1"}));
+    assert_eq!(seen["query"]["room"], json!("r1"));
+    assert_eq!(seen["header"], json!("yes"));
+
+    // The server asks for an ack; the client answers with what it got.
+    d.ok(json!({"op": "reply", "socket": "a", "event": "question", "echo": true})).await;
+    let answer = d.emit_ack("a", "ask", json!(["question", {"$binary": "AQ=="}]), None).await;
+    assert_eq!(answer["args"], json!([{"answer": {"$binary": "AQ=="}}]));
+    let event = d.next("a", "event", |r| r["event"] == json!("question")).await;
+    assert_eq!(event["ack"], json!(true));
+
+    // An event from the server, and one without an ack asked.
+    server.emit("/", "news", json!([{"$binary": "Kg=="}, "text"])).await;
+    let event = d.next("a", "event", |r| r["event"] == json!("news")).await;
+    assert_eq!(event["args"], json!([{"$binary": "Kg=="}, "text"]));
+    assert_eq!(event["ack"], json!(false));
+    d.emit("a", "echo", json!([1, 2])).await;
+    let event = d.next("a", "event", |r| r["event"] == json!("echo")).await;
+    assert_eq!(event["args"], json!([1, 2]));
+
+    // Reserved names are refused.
+    let answer = d.emit_ack("a", "connect", json!([]), None).await;
+    assert_eq!(answer["ok"], json!(false));
+}
+
+async fn namespaces_share_a_connection(kind: Kind) {
+    let mut server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    let url = server.url();
+    connected(&mut d, "main", &url, json!({})).await;
+    connected(&mut d, "admin", &format!("{url}/admin"), json!({})).await;
+    // One connection: its events are reported once, under the first socket.
+    assert_eq!(d.reports_of("main", "manager").iter().filter(|r| r["event"] == "open").count(), 1);
+    assert!(d.reports_of("admin", "manager").is_empty());
+    server.emit("/admin", "only-admin", json!([1])).await;
+    d.next("admin", "event", |r| r["event"] == json!("only-admin")).await;
+    // A second socket of a namespace already used gets a connection of its own, and so
+    // does one with forceNew.
+    connected(&mut d, "admin2", &format!("{url}/admin"), json!({})).await;
+    d.find("admin2", "manager", |r| r["event"] == "open").await;
+    connected(&mut d, "forced", &url, json!({"forceNew": true})).await;
+    d.find("forced", "manager", |r| r["event"] == "open").await;
+    server.emit("/admin", "both", json!([])).await;
+    // Two connections: either may be first.
+    d.find("admin", "event", |r| r["event"] == json!("both")).await;
+    d.find("admin2", "event", |r| r["event"] == json!("both")).await;
+    let main_events = d.reports_of("main", "event");
+    assert!(main_events.iter().all(|r| r["event"] != "only-admin" && r["event"] != "both"));
+    // Leaving one namespace keeps the shared connection for the other.
+    d.ok(json!({"op": "disconnect", "socket": "admin"})).await;
+    let disconnect = d.next_of("admin", "disconnect").await;
+    assert_eq!(disconnect["reason"], json!("io client disconnect"));
+    let answer = d.emit_ack("main", "echo", json!(["still"]), Some(2000)).await;
+    assert_eq!(answer["args"], json!(["still"]));
+}
+
+async fn ack_timeouts_fire(kind: Kind) {
+    let server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    connected(&mut d, "a", &server.url(), json!({"ackTimeout": 300})).await;
+    let sent = d.call(json!({"op": "state", "socket": "a"})).await;
+    let answer = d.emit_ack("a", "never", json!([]), Some(200)).await;
+    assert_eq!(answer["error"], json!("timeout"));
+    let elapsed = t(&answer) - t(&sent);
+    assert!((190.0..600.0).contains(&elapsed), "timed out after {elapsed} ms");
+    // The socket's ackTimeout when the emit has none.
+    let sent = d.call(json!({"op": "state", "socket": "a"})).await;
+    let answer = d.emit_ack("a", "never", json!([]), None).await;
+    assert_eq!(answer["error"], json!("timeout"));
+    let elapsed = t(&answer) - t(&sent);
+    assert!((290.0..700.0).contains(&elapsed), "timed out after {elapsed} ms");
+    // A slow answer within the timeout is an answer.
+    let answer = d.emit_ack("a", "slow", json!([100]), Some(2000)).await;
+    assert_eq!(answer["args"], json!(["late"]));
+}
+
+async fn a_middleware_refusal_carries_its_data(kind: Kind) {
+    let server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    d.socket("a", &server.url(), with(quick(), json!({"auth": {"token": "bad"}}))).await;
+    let error = d.next_of("a", "connect_error").await;
+    assert_eq!(error["message"], json!("not authorized"));
+    assert_eq!(error["data"], json!({"code": 42, "reason": "bad token"}));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(d.reports_of("a", "manager").iter().all(|r| r["event"] != "reconnect_attempt"));
+    let state = d.state("a").await;
+    assert_eq!((state["connected"].clone(), state["active"].clone()), (json!(false), json!(false)));
+}
+
+async fn a_server_disconnect_is_final(kind: Kind) {
+    let server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    connected(&mut d, "a", &server.url(), quick()).await;
+    d.emit("a", "disconnect-me", json!([])).await;
+    let disconnect = d.next_of("a", "disconnect").await;
+    assert_eq!(disconnect["reason"], json!("io server disconnect"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(d.reports_of("a", "manager").iter().all(|r| r["event"] != "reconnect_attempt"));
+    assert_eq!(d.state("a").await["active"], json!(false));
+    // Connecting again is the application's call.
+    d.ok(json!({"op": "connect", "socket": "a"})).await;
+    d.next_of("a", "connect").await;
+}
+
+async fn reconnects_with_backoff_and_fresh_auth(kind: Kind) {
+    let server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    let options = with(quick(), json!({"authSequence": [{"token": "first"}, {"token": "second"}]}));
+    connected(&mut d, "a", &server.url(), options).await;
+    let answer = d.emit_ack("a", "handshake", json!([]), None).await;
+    assert_eq!(answer["args"][0]["auth"], json!({"token": "first"}));
+    server.proxy.refuse(true);
+    server.proxy.cut_all(Cut::Close);
+    let disconnect = d.next_of("a", "disconnect").await;
+    assert!(
+        ["transport close", "transport error"].contains(&disconnect["reason"].as_str().unwrap()),
+        "{disconnect}"
+    );
+    // The manager's close comes first, then the socket's disconnect.
+    let close = d.find("a", "manager", |r| r["event"] == "close").await;
+    assert_eq!(close["reason"], disconnect["reason"]);
+    // Attempt 1 after 200 ms, attempt 2 after 400 ms more: the official backoff.
+    let first = d.manager("a", "reconnect_attempt").await;
+    assert_eq!(first["attempt"], json!(1));
+    d.manager("a", "reconnect_error").await;
+    let second = d.manager("a", "reconnect_attempt").await;
+    assert_eq!(second["attempt"], json!(2));
+    let gap = t(&second) - t(&first);
+    assert!((350.0..700.0).contains(&gap), "attempts {gap} ms apart");
+    let first_gap = t(&first) - t(&close);
+    assert!((150.0..450.0).contains(&first_gap), "first attempt after {first_gap} ms");
+    server.proxy.refuse(false);
+    let reconnect = d.manager("a", "reconnect").await;
+    assert!(reconnect["attempt"].as_u64().unwrap() >= 2);
+    d.next_of("a", "connect").await;
+    let answer = d.emit_ack("a", "handshake", json!([]), None).await;
+    assert_eq!(answer["args"][0]["auth"], json!({"token": "second"}));
+}
+
+async fn the_heartbeat_deadline(kind: Kind) {
+    let options = Options {
+        ping_interval: Some(Duration::from_millis(300)),
+        ping_timeout: Some(Duration::from_millis(200)),
+        ..Options::default()
+    };
+    let server = Server::start(kind, options).await;
+    let mut d = Driver::start().await;
+    connected(&mut d, "a", &server.url(), with(quick(), json!({"transports": ["websocket"]}))).await;
+    d.manager("a", "ping").await;
+    let state = d.state("a").await;
+    server.proxy.cut_all(Cut::Stall);
+    let disconnect = d.next_of("a", "disconnect").await;
+    assert_eq!(disconnect["reason"], json!("ping timeout"));
+    // No ping within pingInterval + pingTimeout of the last one.
+    let silent = t(&disconnect) - t(&state);
+    assert!((150.0..900.0).contains(&silent), "gave up after {silent} ms");
+    d.next_of("a", "connect").await;
+}
+
+async fn the_offline_buffer_survives_a_server_restart(kind: Kind) {
+    let mut server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    connected(&mut d, "a", &server.url(), quick()).await;
+    server.crash().await;
+    d.next_of("a", "disconnect").await;
+    for i in 0..3 {
+        d.emit("a", "buffered", json!([i])).await;
+    }
+    // Volatile emits are not kept.
+    d.ok(json!({"op": "emit", "socket": "a", "event": "buffered", "args": ["v"], "volatile": true}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.restart().await;
+    d.next_of("a", "connect").await;
+    let answer = d.emit_ack("a", "count", json!(["buffered"]), Some(5000)).await;
+    assert_eq!(answer["args"], json!([3]), "{answer}");
+}
+
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        mod node {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Kind::Node).await;
+                }
+            )*
+        }
+        mod ours {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Kind::Rust).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    emits_acks_and_binary,
+    namespaces_share_a_connection,
+    ack_timeouts_fire,
+    a_middleware_refusal_carries_its_data,
+    a_server_disconnect_is_final,
+    reconnects_with_backoff_and_fresh_auth,
+    the_heartbeat_deadline,
+    the_offline_buffer_survives_a_server_restart,
+);
