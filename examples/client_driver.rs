@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Map, Value as Json, json};
 use sio_client::{
-    AckError, Args, Auth, Event, Manager, ManagerEvent, Parser, Socket,
-    SocketBuilder, Transport, Value,
+    AckError, Args, Auth, Event, Manager, ManagerEvent, Parser, Socket, SocketBuilder, Transport,
+    Value,
 };
 use tokio::io::AsyncBufReadExt;
 
@@ -134,7 +134,9 @@ fn millis(value: &Json, name: &str) -> Result<Duration, String> {
 }
 
 fn flag(value: &Json, name: &str) -> Result<bool, String> {
-    value.as_bool().ok_or_else(|| format!("{name} must be a boolean"))
+    value
+        .as_bool()
+        .ok_or_else(|| format!("{name} must be a boolean"))
 }
 
 fn string_pairs(value: &Json, name: &str) -> Result<Vec<(String, String)>, String> {
@@ -154,7 +156,10 @@ fn string_pairs(value: &Json, name: &str) -> Result<Vec<(String, String)>, Strin
 }
 
 /// Applies the contract's `options` to a builder; refuses what it does not know.
-fn configure(mut builder: SocketBuilder, options: &Map<String, Json>) -> Result<(SocketBuilder, bool, Option<u64>), String> {
+fn configure(
+    mut builder: SocketBuilder,
+    options: &Map<String, Json>,
+) -> Result<(SocketBuilder, bool, Option<u64>), String> {
     let mut auto_connect = true;
     let mut ack_timeout = None;
     for (name, value) in options {
@@ -218,7 +223,9 @@ fn configure(mut builder: SocketBuilder, options: &Map<String, Json>) -> Result<
             "reconnectionDelay" => builder.reconnection_delay(millis(value, name)?),
             "reconnectionDelayMax" => builder.reconnection_delay_max(millis(value, name)?),
             "randomizationFactor" => builder.randomization_factor(
-                value.as_f64().ok_or("randomizationFactor must be a number")?,
+                value
+                    .as_f64()
+                    .ok_or("randomizationFactor must be a number")?,
             ),
             "autoConnect" => {
                 auto_connect = flag(value, name)?;
@@ -257,7 +264,10 @@ impl Driver {
     }
 
     fn create(&mut self, command: &Json) -> Result<Json, String> {
-        let name = command["name"].as_str().ok_or("name must be a string")?.to_owned();
+        let name = command["name"]
+            .as_str()
+            .ok_or("name must be a string")?
+            .to_owned();
         if self.sockets.contains_key(&name) {
             return Err(format!("a socket named {name} exists"));
         }
@@ -279,7 +289,13 @@ impl Driver {
         if auto_connect {
             socket.connect();
         }
-        self.sockets.insert(name, Entry { socket, ack_timeout });
+        self.sockets.insert(
+            name,
+            Entry {
+                socket,
+                ack_timeout,
+            },
+        );
         Ok(Json::Null)
     }
 
@@ -300,7 +316,11 @@ impl Driver {
                 let _ = writeln!(std::io::stderr(), "{n}: connect_error: {description}");
             }
             let data = error.data.as_ref().map_or(Json::Null, to_json);
-            out.report("connect_error", &n, json!({ "message": error.message, "data": data }));
+            out.report(
+                "connect_error",
+                &n,
+                json!({ "message": error.message, "data": data }),
+            );
         });
         let (out, n) = (self.out.clone(), name.to_owned());
         socket.on_disconnect(move |_, reason| {
@@ -361,7 +381,9 @@ impl Driver {
             _ => return Err("args must be an array".into()),
         };
         let args = Args::from_values(args);
-        let mut emitter = entry.socket.compress(command["compress"].as_bool() != Some(false));
+        let mut emitter = entry
+            .socket
+            .compress(command["compress"].as_bool() != Some(false));
         if command["volatile"].as_bool() == Some(true) {
             emitter = emitter.volatile();
         }
@@ -392,7 +414,10 @@ impl Driver {
 
     fn reply(&self, command: &Json) -> Result<Json, String> {
         let name = command["socket"].as_str().ok_or("socket must be a name")?;
-        let replies = self.replies.get(name).ok_or_else(|| format!("no socket named {name}"))?;
+        let replies = self
+            .replies
+            .get(name)
+            .ok_or_else(|| format!("no socket named {name}"))?;
         let event = command["event"].as_str().ok_or("event must be a string")?;
         let reply = if command["echo"].as_bool() == Some(true) {
             Reply::Echo

@@ -41,7 +41,8 @@ async fn emits_acks_and_binary(kind: Kind) {
     assert_eq!(connect["recovered"], json!(false));
     assert!(connect["id"].is_string());
     assert_eq!(d.reports_of("a", "transport")[0]["name"], json!("polling"));
-    d.find("a", "transport", |r| r["name"] == json!("websocket")).await;
+    d.find("a", "transport", |r| r["name"] == json!("websocket"))
+        .await;
 
     // An ack with binary inside, both ways.
     let args = json!(["hi", {"$binary": "AAEC"}, {"deep": [1, {"$binary": "/w=="}]}]);
@@ -62,14 +63,21 @@ async fn emits_acks_and_binary(kind: Kind) {
     assert_eq!(seen["header"], json!("yes"));
 
     // The server asks for an ack; the client answers with what it got.
-    d.ok(json!({"op": "reply", "socket": "a", "event": "question", "echo": true})).await;
-    let answer = d.emit_ack("a", "ask", json!(["question", {"$binary": "AQ=="}]), None).await;
+    d.ok(json!({"op": "reply", "socket": "a", "event": "question", "echo": true}))
+        .await;
+    let answer = d
+        .emit_ack("a", "ask", json!(["question", {"$binary": "AQ=="}]), None)
+        .await;
     assert_eq!(answer["args"], json!([{"answer": {"$binary": "AQ=="}}]));
-    let event = d.next("a", "event", |r| r["event"] == json!("question")).await;
+    let event = d
+        .next("a", "event", |r| r["event"] == json!("question"))
+        .await;
     assert_eq!(event["ack"], json!(true));
 
     // An event from the server, and one without an ack asked.
-    server.emit("/", "news", json!([{"$binary": "Kg=="}, "text"])).await;
+    server
+        .emit("/", "news", json!([{"$binary": "Kg=="}, "text"]))
+        .await;
     let event = d.next("a", "event", |r| r["event"] == json!("news")).await;
     assert_eq!(event["args"], json!([{"$binary": "Kg=="}, "text"]));
     assert_eq!(event["ack"], json!(false));
@@ -89,10 +97,17 @@ async fn namespaces_share_a_connection(kind: Kind) {
     connected(&mut d, "main", &url, json!({})).await;
     connected(&mut d, "admin", &format!("{url}/admin"), json!({})).await;
     // One connection: its events are reported once, under the first socket.
-    assert_eq!(d.reports_of("main", "manager").iter().filter(|r| r["event"] == "open").count(), 1);
+    assert_eq!(
+        d.reports_of("main", "manager")
+            .iter()
+            .filter(|r| r["event"] == "open")
+            .count(),
+        1
+    );
     assert!(d.reports_of("admin", "manager").is_empty());
     server.emit("/admin", "only-admin", json!([1])).await;
-    d.next("admin", "event", |r| r["event"] == json!("only-admin")).await;
+    d.next("admin", "event", |r| r["event"] == json!("only-admin"))
+        .await;
     // A second socket of a namespace already used gets a connection of its own, and so
     // does one with forceNew.
     connected(&mut d, "admin2", &format!("{url}/admin"), json!({})).await;
@@ -101,15 +116,23 @@ async fn namespaces_share_a_connection(kind: Kind) {
     d.find("forced", "manager", |r| r["event"] == "open").await;
     server.emit("/admin", "both", json!([])).await;
     // Two connections: either may be first.
-    d.find("admin", "event", |r| r["event"] == json!("both")).await;
-    d.find("admin2", "event", |r| r["event"] == json!("both")).await;
+    d.find("admin", "event", |r| r["event"] == json!("both"))
+        .await;
+    d.find("admin2", "event", |r| r["event"] == json!("both"))
+        .await;
     let main_events = d.reports_of("main", "event");
-    assert!(main_events.iter().all(|r| r["event"] != "only-admin" && r["event"] != "both"));
+    assert!(
+        main_events
+            .iter()
+            .all(|r| r["event"] != "only-admin" && r["event"] != "both")
+    );
     // Leaving one namespace keeps the shared connection for the other.
     d.ok(json!({"op": "disconnect", "socket": "admin"})).await;
     let disconnect = d.next_of("admin", "disconnect").await;
     assert_eq!(disconnect["reason"], json!("io client disconnect"));
-    let answer = d.emit_ack("main", "echo", json!(["still"]), Some(2000)).await;
+    let answer = d
+        .emit_ack("main", "echo", json!(["still"]), Some(2000))
+        .await;
     assert_eq!(answer["args"], json!(["still"]));
 }
 
@@ -121,13 +144,19 @@ async fn ack_timeouts_fire(kind: Kind) {
     let answer = d.emit_ack("a", "never", json!([]), Some(200)).await;
     assert_eq!(answer["error"], json!("timeout"));
     let elapsed = t(&answer) - t(&sent);
-    assert!((190.0..600.0).contains(&elapsed), "timed out after {elapsed} ms");
+    assert!(
+        (190.0..600.0).contains(&elapsed),
+        "timed out after {elapsed} ms"
+    );
     // The socket's ackTimeout when the emit has none.
     let sent = d.call(json!({"op": "state", "socket": "a"})).await;
     let answer = d.emit_ack("a", "never", json!([]), None).await;
     assert_eq!(answer["error"], json!("timeout"));
     let elapsed = t(&answer) - t(&sent);
-    assert!((290.0..700.0).contains(&elapsed), "timed out after {elapsed} ms");
+    assert!(
+        (290.0..700.0).contains(&elapsed),
+        "timed out after {elapsed} ms"
+    );
     // A slow answer within the timeout is an answer.
     let answer = d.emit_ack("a", "slow", json!([100]), Some(2000)).await;
     assert_eq!(answer["args"], json!(["late"]));
@@ -136,14 +165,26 @@ async fn ack_timeouts_fire(kind: Kind) {
 async fn a_middleware_refusal_carries_its_data(kind: Kind) {
     let server = Server::start(kind, Options::default()).await;
     let mut d = Driver::start().await;
-    d.socket("a", &server.url(), with(quick(), json!({"auth": {"token": "bad"}}))).await;
+    d.socket(
+        "a",
+        &server.url(),
+        with(quick(), json!({"auth": {"token": "bad"}})),
+    )
+    .await;
     let error = d.next_of("a", "connect_error").await;
     assert_eq!(error["message"], json!("not authorized"));
     assert_eq!(error["data"], json!({"code": 42, "reason": "bad token"}));
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(d.reports_of("a", "manager").iter().all(|r| r["event"] != "reconnect_attempt"));
+    assert!(
+        d.reports_of("a", "manager")
+            .iter()
+            .all(|r| r["event"] != "reconnect_attempt")
+    );
     let state = d.state("a").await;
-    assert_eq!((state["connected"].clone(), state["active"].clone()), (json!(false), json!(false)));
+    assert_eq!(
+        (state["connected"].clone(), state["active"].clone()),
+        (json!(false), json!(false))
+    );
 }
 
 async fn a_server_disconnect_is_final(kind: Kind) {
@@ -154,7 +195,11 @@ async fn a_server_disconnect_is_final(kind: Kind) {
     let disconnect = d.next_of("a", "disconnect").await;
     assert_eq!(disconnect["reason"], json!("io server disconnect"));
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(d.reports_of("a", "manager").iter().all(|r| r["event"] != "reconnect_attempt"));
+    assert!(
+        d.reports_of("a", "manager")
+            .iter()
+            .all(|r| r["event"] != "reconnect_attempt")
+    );
     assert_eq!(d.state("a").await["active"], json!(false));
     // Connecting again is the application's call.
     d.ok(json!({"op": "connect", "socket": "a"})).await;
@@ -164,7 +209,10 @@ async fn a_server_disconnect_is_final(kind: Kind) {
 async fn reconnects_with_backoff_and_fresh_auth(kind: Kind) {
     let server = Server::start(kind, Options::default()).await;
     let mut d = Driver::start().await;
-    let options = with(quick(), json!({"authSequence": [{"token": "first"}, {"token": "second"}]}));
+    let options = with(
+        quick(),
+        json!({"authSequence": [{"token": "first"}, {"token": "second"}]}),
+    );
     connected(&mut d, "a", &server.url(), options).await;
     let answer = d.emit_ack("a", "handshake", json!([]), None).await;
     assert_eq!(answer["args"][0]["auth"], json!({"token": "first"}));
@@ -187,7 +235,10 @@ async fn reconnects_with_backoff_and_fresh_auth(kind: Kind) {
     let gap = t(&second) - t(&first);
     assert!((350.0..700.0).contains(&gap), "attempts {gap} ms apart");
     let first_gap = t(&first) - t(&close);
-    assert!((150.0..450.0).contains(&first_gap), "first attempt after {first_gap} ms");
+    assert!(
+        (150.0..450.0).contains(&first_gap),
+        "first attempt after {first_gap} ms"
+    );
     server.proxy.refuse(false);
     let reconnect = d.manager("a", "reconnect").await;
     assert!(reconnect["attempt"].as_u64().unwrap() >= 2);
@@ -204,7 +255,13 @@ async fn the_heartbeat_deadline(kind: Kind) {
     };
     let server = Server::start(kind, options).await;
     let mut d = Driver::start().await;
-    connected(&mut d, "a", &server.url(), with(quick(), json!({"transports": ["websocket"]}))).await;
+    connected(
+        &mut d,
+        "a",
+        &server.url(),
+        with(quick(), json!({"transports": ["websocket"]})),
+    )
+    .await;
     d.manager("a", "ping").await;
     let state = d.state("a").await;
     server.proxy.cut_all(Cut::Stall);
@@ -212,7 +269,10 @@ async fn the_heartbeat_deadline(kind: Kind) {
     assert_eq!(disconnect["reason"], json!("ping timeout"));
     // No ping within pingInterval + pingTimeout of the last one.
     let silent = t(&disconnect) - t(&state);
-    assert!((150.0..900.0).contains(&silent), "gave up after {silent} ms");
+    assert!(
+        (150.0..900.0).contains(&silent),
+        "gave up after {silent} ms"
+    );
     d.next_of("a", "connect").await;
 }
 
@@ -226,13 +286,299 @@ async fn the_offline_buffer_survives_a_server_restart(kind: Kind) {
         d.emit("a", "buffered", json!([i])).await;
     }
     // Volatile emits are not kept.
-    d.ok(json!({"op": "emit", "socket": "a", "event": "buffered", "args": ["v"], "volatile": true}))
-        .await;
+    d.ok(
+        json!({"op": "emit", "socket": "a", "event": "buffered", "args": ["v"], "volatile": true}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.restart().await;
     d.next_of("a", "connect").await;
-    let answer = d.emit_ack("a", "count", json!(["buffered"]), Some(5000)).await;
+    let answer = d
+        .emit_ack("a", "count", json!(["buffered"]), Some(5000))
+        .await;
     assert_eq!(answer["args"], json!([3]), "{answer}");
+}
+
+async fn recovery_after_a_cut_connection(kind: Kind) {
+    let options = Options {
+        recovery: Some(Duration::from_secs(30)),
+        ..Options::default()
+    };
+    let mut server = Server::start(kind, options).await;
+    let mut d = Driver::start().await;
+    let first = connected(&mut d, "a", &server.url(), quick()).await;
+    assert_eq!(first["recovered"], json!(false));
+    server.emit("/", "tick", json!([1])).await;
+    let tick = d.next("a", "event", |r| r["event"] == json!("tick")).await;
+    // With recovery the server's offset comes last.
+    assert_eq!(tick["args"][0], json!(1));
+    assert!(tick["args"][1].is_string(), "{tick}");
+    server.proxy.refuse(true);
+    server.proxy.cut_all(Cut::Close);
+    d.next_of("a", "disconnect").await;
+    // Sent while the client is away.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.emit("/", "tick", json!([2])).await;
+    server.emit("/", "tick", json!([3])).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.proxy.refuse(false);
+    // The missed packets come with the CONNECT: before the `connect` event when the
+    // server sends them first (Node: the client keeps them until it is connected, as the
+    // official client does), after it with ours.
+    let again = d.next_of("a", "connect").await;
+    assert_eq!(again["recovered"], json!(true), "{again}");
+    assert_eq!(again["id"], first["id"]);
+    let ticks = |d: &Driver| {
+        d.reports_of("a", "event")
+            .into_iter()
+            .filter(|r| r["event"] == "tick")
+            .map(|r| r["args"][0].clone())
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..50 {
+        if ticks(&d).len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(d.state("a").await["recovered"], json!(true));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        ticks(&d),
+        [json!(1), json!(2), json!(3)],
+        "each tick once, in order"
+    );
+}
+
+async fn retries_are_at_least_once_and_ordered(kind: Kind) {
+    let server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    connected(
+        &mut d,
+        "a",
+        &server.url(),
+        with(quick(), json!({"retries": 2, "ackTimeout": 200})),
+    )
+    .await;
+    // An event the server never answers: three tries, then the error.
+    let sent = d.state("a").await;
+    let answer = d.emit_ack("a", "never", json!([]), None).await;
+    assert_eq!(answer["error"], json!("timeout"));
+    let elapsed = t(&answer) - t(&sent);
+    assert!(
+        (550.0..1500.0).contains(&elapsed),
+        "gave up after {elapsed} ms"
+    );
+    let answer = d.emit_ack("a", "count", json!(["never"]), None).await;
+    assert_eq!(answer["args"], json!([3]));
+    // Emits while the connection is down are sent, in order, once it is back.
+    server.proxy.refuse(true);
+    server.proxy.cut_all(Cut::Close);
+    d.next_of("a", "disconnect").await;
+    let ids: Vec<u64> = {
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            ids.push(
+                d.send(
+                    json!({"op": "emit", "socket": "a", "event": "echo", "args": [i], "ack": true}),
+                )
+                .await,
+            );
+        }
+        ids
+    };
+    server.proxy.refuse(false);
+    let mut answers = Vec::new();
+    for id in ids {
+        answers.push(d.answer(id).await);
+    }
+    assert_eq!(
+        answers
+            .iter()
+            .map(|a| a["args"].clone())
+            .collect::<Vec<_>>(),
+        [json!([0]), json!([1]), json!([2])]
+    );
+    assert!(answers.windows(2).all(|w| t(&w[0]) <= t(&w[1])), "in order");
+}
+
+async fn transports_and_upgrades(kind: Kind) {
+    let server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    let url = server.url();
+    // WebSocket only.
+    connected(&mut d, "ws", &url, json!({"transports": ["websocket"]})).await;
+    let answer = d.emit_ack("ws", "echo", json!(["w"]), Some(2000)).await;
+    assert_eq!(answer["args"], json!(["w"]));
+    assert_eq!(
+        d.reports_of("ws", "transport")
+            .iter()
+            .map(|r| r["name"].clone())
+            .collect::<Vec<_>>(),
+        [json!("websocket")]
+    );
+    // After a WebSocket worked, rememberUpgrade opens with one (the memory is the
+    // process's, as in the official client: a long-polling session would reset it).
+    connected(
+        &mut d,
+        "remember",
+        &url,
+        json!({"rememberUpgrade": true, "forceNew": true}),
+    )
+    .await;
+    assert_eq!(
+        d.reports_of("remember", "transport")[0]["name"],
+        json!("websocket")
+    );
+    // Long-polling without the upgrade.
+    connected(
+        &mut d,
+        "lp",
+        &url,
+        json!({"upgrade": false, "forceNew": true}),
+    )
+    .await;
+    let answer = d.emit_ack("lp", "binary", json!([]), Some(2000)).await;
+    assert_eq!(answer["args"][0], json!({"$binary": "AQID"}));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        d.reports_of("lp", "transport")
+            .iter()
+            .map(|r| r["name"].clone())
+            .collect::<Vec<_>>(),
+        [json!("polling")]
+    );
+}
+
+async fn try_all_transports(kind: Kind) {
+    let options = Options {
+        polling_only: true,
+        ..Options::default()
+    };
+    let server = Server::start(kind, options).await;
+    let mut d = Driver::start().await;
+    let url = server.url();
+    connected(
+        &mut d,
+        "a",
+        &url,
+        json!({"transports": ["websocket", "polling"], "tryAllTransports": true}),
+    )
+    .await;
+    assert_eq!(d.reports_of("a", "transport")[0]["name"], json!("polling"));
+    // Without it, the failed WebSocket is a connect_error.
+    d.socket(
+        "b",
+        &url,
+        with(
+            quick(),
+            json!({"transports": ["websocket", "polling"], "forceNew": true}),
+        ),
+    )
+    .await;
+    let error = d.next_of("b", "connect_error").await;
+    assert_eq!(error["message"], json!("websocket error"));
+}
+
+async fn the_msgpack_parser(kind: Kind) {
+    let options = Options {
+        msgpack: true,
+        ..Options::default()
+    };
+    let mut server = Server::start(kind, options).await;
+    let mut d = Driver::start().await;
+    connected(&mut d, "a", &server.url(), json!({"parser": "msgpack"})).await;
+    let args = json!(["hi", {"$binary": "AAEC"}, {"n": 1.5, "list": [true, null]}]);
+    let answer = d.emit_ack("a", "echo", args.clone(), Some(2000)).await;
+    assert_eq!(answer["args"], args);
+    server.emit("/", "news", json!([{"$binary": "Kg=="}])).await;
+    let event = d.next("a", "event", |r| r["event"] == json!("news")).await;
+    assert_eq!(event["args"], json!([{"$binary": "Kg=="}]));
+}
+
+async fn the_servers_max_payload_is_respected(kind: Kind) {
+    let options = Options {
+        max_payload: Some(1000),
+        ..Options::default()
+    };
+    let server = Server::start(kind, options).await;
+    let mut d = Driver::start().await;
+    connected(
+        &mut d,
+        "a",
+        &server.url(),
+        json!({"transports": ["websocket"]}),
+    )
+    .await;
+    let big = "x".repeat(2000);
+    let answer = d
+        .call(json!({"op": "emit", "socket": "a", "event": "echo", "args": [big]}))
+        .await;
+    assert_eq!(answer["ok"], json!(false));
+    assert!(
+        answer["error"].as_str().unwrap().contains("maxPayload"),
+        "{answer}"
+    );
+    // The connection is still there.
+    let answer = d.emit_ack("a", "echo", json!(["small"]), Some(2000)).await;
+    assert_eq!(answer["args"], json!(["small"]));
+    assert!(d.reports_of("a", "disconnect").is_empty());
+}
+
+async fn connect_timeouts_and_giving_up(kind: Kind) {
+    let server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    server.proxy.blackhole(true);
+    let options = with(quick(), json!({"timeout": 300, "reconnectionAttempts": 2}));
+    d.socket("a", &server.url(), options).await;
+    let error = d.next_of("a", "connect_error").await;
+    assert_eq!(error["message"], json!("timeout"));
+    assert!(
+        (280.0..900.0).contains(&t(&error)),
+        "timed out at {}",
+        t(&error)
+    );
+    d.manager("a", "reconnect_failed").await;
+    let attempts = d
+        .reports_of("a", "manager")
+        .into_iter()
+        .filter(|r| r["event"] == "reconnect_attempt")
+        .count();
+    assert_eq!(attempts, 2);
+    assert_eq!(d.state("a").await["connected"], json!(false));
+}
+
+async fn acks_fail_when_the_connection_drops(kind: Kind) {
+    let server = Server::start(kind, Options::default()).await;
+    let mut d = Driver::start().await;
+    connected(
+        &mut d,
+        "a",
+        &server.url(),
+        with(quick(), json!({"reconnection": false})),
+    )
+    .await;
+    let with_timeout = d
+        .send(json!({"op": "emit", "socket": "a", "event": "never", "args": [], "ack": true, "timeout": 10000}))
+        .await;
+    let without = d
+        .send(json!({"op": "emit", "socket": "a", "event": "never", "args": [], "ack": true}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.proxy.cut_all(Cut::Close);
+    let answer = d.answer(with_timeout).await;
+    assert_eq!(answer["error"], json!("socket has been disconnected"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        d.reports().iter().all(|r| r["id"] != json!(without)),
+        "never answered"
+    );
+    // reconnection: false, so it stays down.
+    assert!(
+        d.reports_of("a", "manager")
+            .iter()
+            .all(|r| r["event"] != "reconnect_attempt")
+    );
 }
 
 macro_rules! on_both {
@@ -265,4 +611,12 @@ on_both!(
     reconnects_with_backoff_and_fresh_auth,
     the_heartbeat_deadline,
     the_offline_buffer_survives_a_server_restart,
+    recovery_after_a_cut_connection,
+    retries_are_at_least_once_and_ordered,
+    transports_and_upgrades,
+    try_all_transports,
+    the_msgpack_parser,
+    the_servers_max_payload_is_respected,
+    connect_timeouts_and_giving_up,
+    acks_fail_when_the_connection_drops,
 );

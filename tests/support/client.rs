@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
-use socketio::{
-    ConnectError, ConnectionStateRecovery, Event, Parser, Socket, SocketIo, Value,
-};
+use socketio::{ConnectError, ConnectionStateRecovery, Event, Parser, Socket, SocketIo, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::Notify;
@@ -26,9 +24,16 @@ pub const WAIT: Duration = Duration::from_secs(15);
 fn example(name: &str) -> PathBuf {
     // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
     let exe = std::env::current_exe().expect("the test's path");
-    let profile = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
+    let profile = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
     let path = profile.join("examples").join(name);
-    assert!(path.exists(), "{} is missing: `cargo test` builds it", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test` builds it",
+        path.display()
+    );
     path
 }
 
@@ -49,7 +54,12 @@ impl Lines {
     }
 
     /// The first line from `from` on that matches, waiting for it.
-    async fn wait(&self, what: &str, from: usize, predicate: impl Fn(&Json) -> bool) -> (usize, Json) {
+    async fn wait(
+        &self,
+        what: &str,
+        from: usize,
+        predicate: impl Fn(&Json) -> bool,
+    ) -> (usize, Json) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let changed = self.changed.notified();
@@ -65,19 +75,29 @@ impl Lines {
                 return (i, line.clone());
             }
             if tokio::time::timeout_at(deadline, changed).await.is_err() {
-                panic!("timed out waiting for {what}; lines: {:#?}", self.snapshot());
+                panic!(
+                    "timed out waiting for {what}; lines: {:#?}",
+                    self.snapshot()
+                );
             }
         }
     }
 }
 
-fn spawn_reader(stdout: impl tokio::io::AsyncRead + Unpin + Send + 'static, lines: Arc<Lines>, name: &'static str) {
+fn spawn_reader(
+    stdout: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    lines: Arc<Lines>,
+    name: &'static str,
+) {
     tokio::spawn(async move {
         let mut reader = BufReader::new(stdout).lines();
         while let Ok(Some(line)) = reader.next_line().await {
             match serde_json::from_str(&line) {
                 Ok(json) => lines.push(json),
-                Err(_) => eprintln!("{name}: {line}"),
+                Err(_) => {
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stderr(), "{name}: {line}");
+                }
             }
         }
     });
@@ -103,7 +123,11 @@ impl Driver {
             .spawn()
             .expect("client_driver starts");
         let reports = Arc::new(Lines::default());
-        spawn_reader(child.stdout.take().unwrap(), reports.clone(), "client_driver");
+        spawn_reader(
+            child.stdout.take().unwrap(),
+            reports.clone(),
+            "client_driver",
+        );
         Driver {
             stdin: child.stdin.take().unwrap(),
             _child: child,
@@ -133,7 +157,10 @@ impl Driver {
     /// The answer to command `id`.
     pub async fn answer(&self, id: u64) -> Json {
         let what = format!("the answer to command {id}");
-        self.reports.wait(&what, 0, |r| r["id"] == json!(id)).await.1
+        self.reports
+            .wait(&what, 0, |r| r["id"] == json!(id))
+            .await
+            .1
     }
 
     /// Sends a command that must succeed at once.
@@ -155,8 +182,15 @@ impl Driver {
     }
 
     /// Emits with an ack and returns the answer (`ok` true or false).
-    pub async fn emit_ack(&mut self, socket: &str, event: &str, args: Json, timeout: Option<u64>) -> Json {
-        let mut command = json!({"op": "emit", "socket": socket, "event": event, "args": args, "ack": true});
+    pub async fn emit_ack(
+        &mut self,
+        socket: &str,
+        event: &str,
+        args: Json,
+        timeout: Option<u64>,
+    ) -> Json {
+        let mut command =
+            json!({"op": "emit", "socket": socket, "event": event, "args": args, "ack": true});
         if let Some(timeout) = timeout {
             command["timeout"] = json!(timeout);
         }
@@ -169,7 +203,12 @@ impl Driver {
 
     /// The next report (after the last one waited for) of `kind` for `socket` that
     /// matches `predicate`.
-    pub async fn next(&mut self, socket: &str, kind: &str, predicate: impl Fn(&Json) -> bool) -> Json {
+    pub async fn next(
+        &mut self,
+        socket: &str,
+        kind: &str,
+        predicate: impl Fn(&Json) -> bool,
+    ) -> Json {
         let what = format!("a {kind} report of {socket}");
         let (i, report) = self
             .reports
@@ -200,7 +239,8 @@ impl Driver {
 
     /// The next manager event `event` of `socket`.
     pub async fn manager(&mut self, socket: &str, event: &str) -> Json {
-        self.next(socket, "manager", |r| r["event"] == json!(event)).await
+        self.next(socket, "manager", |r| r["event"] == json!(event))
+            .await
     }
 
     /// Every report so far.
@@ -245,8 +285,15 @@ pub struct Options {
 }
 
 enum Running {
-    Node { child: Child, stdin: ChildStdin, seen: Arc<Lines> },
-    Rust { io: SocketIo, task: tokio::task::JoinHandle<()> },
+    Node {
+        child: Child,
+        stdin: ChildStdin,
+        seen: Arc<Lines>,
+    },
+    Rust {
+        io: SocketIo,
+        task: tokio::task::JoinHandle<()>,
+    },
 }
 
 /// A fixture server behind a proxy.
@@ -280,7 +327,9 @@ impl Server {
     pub async fn emit(&mut self, nsp: &str, event: &str, args: Json) {
         match self.running.as_mut().expect("running") {
             Running::Node { stdin, .. } => {
-                let line = json!({"op": "emit", "nsp": nsp, "event": event, "args": args}).to_string() + "\n";
+                let line = json!({"op": "emit", "nsp": nsp, "event": event, "args": args})
+                    .to_string()
+                    + "\n";
                 stdin.write_all(line.as_bytes()).await.unwrap();
                 stdin.flush().await.unwrap();
             }
@@ -410,7 +459,9 @@ fn from_json(json: &Json) -> Value {
                 .unwrap();
             Value::Binary(bytes.into())
         }
-        Json::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()),
+        Json::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+        }
         Json::Array(items) => Value::Array(items.iter().map(from_json).collect()),
         other => Value::from(other.clone()),
     }
@@ -448,7 +499,12 @@ async fn launch_rust(options: &Options, port: u16) -> (Running, SocketAddr) {
     let io = builder.build().expect("valid options");
     let counts: Arc<Mutex<std::collections::HashMap<String, u64>>> = Arc::default();
     let refuse = |socket: Socket| async move {
-        match socket.handshake().auth().get("token").and_then(Value::as_str) {
+        match socket
+            .handshake()
+            .auth()
+            .get("token")
+            .and_then(Value::as_str)
+        {
             Some("bad") => Err(ConnectError::new("not authorized")
                 .with_data(&json!({"code": 42, "reason": "bad token"}))),
             _ => Ok(()),
@@ -475,7 +531,9 @@ async fn launch_rust(options: &Options, port: u16) -> (Running, SocketAddr) {
         let counts = counts.clone();
         async move { behaviours(&socket, &counts) }
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let serving = io.clone();
     let task = tokio::spawn(async move {
@@ -490,7 +548,11 @@ type Counts = Arc<Mutex<std::collections::HashMap<String, u64>>>;
 fn behaviours(socket: &Socket, counts: &Counts) {
     let counting = counts.clone();
     socket.on_any(move |_socket, event| {
-        *counting.lock().unwrap().entry(event.name().to_owned()).or_default() += 1;
+        *counting
+            .lock()
+            .unwrap()
+            .entry(event.name().to_owned())
+            .or_default() += 1;
     });
     socket.on("echo", |socket: Socket, event: Event| async move {
         if event.wants_ack() {
@@ -501,7 +563,9 @@ fn behaviours(socket: &Socket, counts: &Counts) {
     });
     socket.on("broadcast", |socket: Socket, event: Event| async move {
         let name: String = event.arg(0).unwrap_or_default();
-        let _ = socket.namespace().emit_raw(&name, &event.raw_args().skip(1));
+        let _ = socket
+            .namespace()
+            .emit_raw(&name, &event.raw_args().skip(1));
         let _ = event.ack(&("ok",));
     });
     socket.on("ask", |socket: Socket, event: Event| async move {
@@ -526,7 +590,10 @@ fn behaviours(socket: &Socket, counts: &Counts) {
             bytes::Bytes::from_static(&[1, 2, 3]),
             Value::Object(
                 [
-                    ("nested".to_owned(), Value::Array(vec![Value::Binary(bytes::Bytes::from_static(&[4, 5]))])),
+                    (
+                        "nested".to_owned(),
+                        Value::Array(vec![Value::Binary(bytes::Bytes::from_static(&[4, 5]))]),
+                    ),
                     ("text".to_owned(), Value::from("mixed")),
                 ]
                 .into_iter()
@@ -572,9 +639,12 @@ fn behaviours(socket: &Socket, counts: &Counts) {
         });
     });
     socket.on("never", |_socket: Socket, _event: Event| async move {});
-    socket.on("disconnect-me", |socket: Socket, _event: Event| async move {
-        socket.disconnect();
-    });
+    socket.on(
+        "disconnect-me",
+        |socket: Socket, _event: Event| async move {
+            socket.disconnect();
+        },
+    );
 }
 
 /// Values serialised as a tuple: one argument each.

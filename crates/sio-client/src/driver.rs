@@ -39,7 +39,9 @@ struct Request {
 
 enum WsState {
     Connecting(BoxFuture<'static, Result<WebSocket, String>>),
-    Open(WebSocket),
+    // Boxed: one slot per transport, and a connecting one need not carry an open one's
+    // room.
+    Open(Box<WebSocket>),
 }
 
 struct WsSlot {
@@ -154,8 +156,10 @@ impl Driver {
             self.abandoned_at = Some(now);
             core.close(now);
         }
-        self.transmits.extend(std::iter::from_fn(|| core.poll_transmit()));
-        self.outputs.extend(std::iter::from_fn(|| core.poll_output()));
+        self.transmits
+            .extend(std::iter::from_fn(|| core.poll_transmit()));
+        self.outputs
+            .extend(std::iter::from_fn(|| core.poll_output()));
         runtime::set_prior_websocket_success(core.prior_websocket_success());
         let idle = core.is_idle();
         let next = core.poll_timeout();
@@ -258,7 +262,12 @@ impl Driver {
         }
     }
 
-    fn socket_output(&mut self, token: &Arc<HandleToken>, key: SocketKey, output: SocketOutput<Waiter>) {
+    fn socket_output(
+        &mut self,
+        token: &Arc<HandleToken>,
+        key: SocketKey,
+        output: SocketOutput<Waiter>,
+    ) {
         let shared = self.shared.socket(key);
         let socket = Socket::new(token.clone(), shared.clone());
         match output {
@@ -338,7 +347,7 @@ fn poll_websocket(slot: &mut WsSlot, cx: &mut Context<'_>, reports: &mut Vec<Rep
                 if slot.closing {
                     return false;
                 }
-                slot.state = WsState::Open(ws);
+                slot.state = WsState::Open(Box::new(ws));
                 reports.push(Report::Opened(io));
             }
         }

@@ -2,22 +2,37 @@
 //! client's `io()` does.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use socketio_proto::{Parser, Value};
 
 use crate::error::BuildError;
 use crate::event::{ConnectError, DisconnectReason};
-use crate::manager::{HandleToken, Manager, lock};
+use crate::manager::{HandleToken, Manager};
 use crate::options::{Auth, ManagerOptions, OfflineBuffer, SocketOptions, TlsOptions, Transport};
 use crate::platform::{MaybeSend, MaybeSync};
 use crate::socket::{Event, Socket};
 use crate::url::ParsedUrl;
 
+type Cache = HashMap<String, Weak<HandleToken>>;
+
 /// Managers made by `io()`, by scheme, host, port and path: a later `io()` for another
 /// namespace of the same server reuses the connection.
-static MANAGERS: Mutex<Option<HashMap<String, Weak<HandleToken>>>> = Mutex::new(None);
+#[cfg(not(target_arch = "wasm32"))]
+fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
+    static MANAGERS: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
+    f(crate::manager::lock(&MANAGERS).get_or_insert_with(HashMap::new))
+}
+
+/// Managers made by `io()` (the page has one thread, and its handles are not `Send`).
+#[cfg(target_arch = "wasm32")]
+fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
+    thread_local! {
+        static MANAGERS: std::cell::RefCell<Cache> = std::cell::RefCell::new(HashMap::new());
+    }
+    MANAGERS.with(|cache| f(&mut cache.borrow_mut()))
+}
 
 /// Starts a socket for `url`, as the official `io(url, options)`: the URL names the server
 /// and the namespace (`http://localhost:3000/admin`), options are set on the builder, and
@@ -265,24 +280,24 @@ impl SocketBuilder {
         let manager = if self.force_new || !self.multiplex {
             Manager::from_parsed(&url, self.manager)?
         } else {
-            let mut cache = lock(&MANAGERS);
-            let cache = cache.get_or_insert_with(HashMap::new);
-            cache.retain(|_, manager| manager.strong_count() > 0);
-            let cached = cache
-                .get(&id)
-                .and_then(Weak::upgrade)
-                .map(|token| Manager { token });
-            match cached {
-                Some(manager) if !manager.has_namespace(&url.nsp) => manager,
-                // Another socket of this namespace has the shared connection: a new one,
-                // as the official client does.
-                Some(_) => Manager::from_parsed(&url, self.manager)?,
-                None => {
-                    let manager = Manager::from_parsed(&url, self.manager)?;
-                    cache.insert(id, Arc::downgrade(&manager.token));
-                    manager
+            with_cache(|cache| {
+                cache.retain(|_, manager| manager.strong_count() > 0);
+                let cached = cache
+                    .get(&id)
+                    .and_then(Weak::upgrade)
+                    .map(|token| Manager { token });
+                match cached {
+                    Some(manager) if !manager.has_namespace(&url.nsp) => Ok(manager),
+                    // Another socket of this namespace has the shared connection: a new
+                    // one, as the official client does.
+                    Some(_) => Manager::from_parsed(&url, self.manager),
+                    None => {
+                        let manager = Manager::from_parsed(&url, self.manager)?;
+                        cache.insert(id, Arc::downgrade(&manager.token));
+                        Ok(manager)
+                    }
                 }
-            }
+            })?
         };
         let socket = manager.socket_without_connecting(&url.nsp, self.socket);
         for setup in self.setup {

@@ -11,13 +11,13 @@ use socketio_proto::Args;
 use crate::core::socket::SocketConfig;
 use crate::core::{ManagerCore, SocketKey};
 use crate::error::AckError;
+use crate::error::BuildError;
 use crate::event::ManagerEvent;
 use crate::listeners::{ListenerId, ManagerListeners, SocketListeners};
 use crate::options::{Auth, ManagerOptions, SocketOptions, Transport};
 use crate::platform::{MaybeSend, MaybeSync};
 use crate::runtime::{self, Clock};
 use crate::socket::Socket;
-use crate::error::BuildError;
 use crate::url::ParsedUrl;
 
 /// What wakes the caller of an emit that waits for an acknowledgement.
@@ -64,12 +64,17 @@ impl Drop for HandleToken {
 /// A poisoned lock means a listener panicked while the state was consistent (no lock is
 /// held while one runs): carry on with it.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ManagerShared {
     /// Runs `f` on the core at the current time, then wakes the driver.
-    pub(crate) fn with_core<R>(&self, f: impl FnOnce(&mut ManagerCore<Waiter>, Timestamp) -> R) -> R {
+    pub(crate) fn with_core<R>(
+        &self,
+        f: impl FnOnce(&mut ManagerCore<Waiter>, Timestamp) -> R,
+    ) -> R {
         let now = self.clock.now();
         let result = f(&mut lock(&self.core), now);
         self.waker.wake();
@@ -102,7 +107,10 @@ impl Manager {
         Self::from_parsed(&url, options)
     }
 
-    pub(crate) fn from_parsed(url: &ParsedUrl, options: ManagerOptions) -> Result<Manager, BuildError> {
+    pub(crate) fn from_parsed(
+        url: &ParsedUrl,
+        options: ManagerOptions,
+    ) -> Result<Manager, BuildError> {
         let mut options = options;
         // The URL's query applies unless the options have one, as in the official client.
         if options.query.is_empty() {

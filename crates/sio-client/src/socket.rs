@@ -36,12 +36,22 @@ impl Socket {
         Socket { token, socket }
     }
 
-    fn with_core<R>(&self, f: impl FnOnce(&mut crate::core::ManagerCore<crate::manager::Waiter>, crate::core::SocketKey, engineio_proto::Timestamp) -> R) -> R {
+    fn with_core<R>(
+        &self,
+        f: impl FnOnce(
+            &mut crate::core::ManagerCore<crate::manager::Waiter>,
+            crate::core::SocketKey,
+            engineio_proto::Timestamp,
+        ) -> R,
+    ) -> R {
         let key = self.socket.key;
         self.token.shared.with_core(|core, now| f(core, key, now))
     }
 
-    fn read<R>(&self, f: impl FnOnce(&crate::core::socket::SocketCore<crate::manager::Waiter>) -> R) -> R {
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&crate::core::socket::SocketCore<crate::manager::Waiter>) -> R,
+    ) -> R {
         f(lock(&self.token.shared.core).socket(self.socket.key))
     }
 
@@ -187,7 +197,10 @@ impl Socket {
 
     /// How many listeners `event` has.
     pub fn listener_count(&self, event: &str) -> usize {
-        self.listeners().events.get(event).map_or(0, |list| list.len())
+        self.listeners()
+            .events
+            .get(event)
+            .map_or(0, |list| list.len())
     }
 
     /// Calls `listener` with every event received, before the event's own listeners
@@ -310,7 +323,10 @@ impl Socket {
     }
 
     /// Answers the server's event `id`.
-    fn send_ack(&self, encode: impl FnOnce(Parser, &str) -> Result<Encoded, EncodeError>) -> Result<(), EmitError> {
+    fn send_ack(
+        &self,
+        encode: impl FnOnce(Parser, &str) -> Result<Encoded, EncodeError>,
+    ) -> Result<(), EmitError> {
         let nsp = &self.socket.nsp;
         self.with_core(|core, key, now| {
             let encoded = encode(core.parser(), nsp);
@@ -358,7 +374,7 @@ impl<'a> Emitter<'a> {
         self,
         event: &str,
         waiter: Option<crate::manager::Waiter>,
-        encode: &dyn Fn(Parser, &str, Option<u64>) -> Result<Encoded, EncodeError>,
+        encode: crate::core::Encode<'_>,
     ) -> Result<Emitted, EmitError> {
         let flags = self.flags;
         self.socket
@@ -367,7 +383,9 @@ impl<'a> Emitter<'a> {
 
     /// Emits `event` with `args` (see [`Socket::emit`]).
     pub fn emit<T: Serialize + ?Sized>(self, event: &str, args: &T) -> Result<Emitted, EmitError> {
-        self.send(event, None, &|parser, nsp, id| parser.encode_event(nsp, id, event, args))
+        self.send(event, None, &|parser, nsp, id| {
+            parser.encode_event(nsp, id, event, args)
+        })
     }
 
     /// Emits `event` and waits for the acknowledgement.

@@ -34,13 +34,20 @@ impl ParsedUrl {
         let secure = match scheme.as_str() {
             "http" | "ws" => false,
             "https" | "wss" => true,
-            other => return Err(BuildError::InvalidUrl(format!("{url}: unknown scheme {other}"))),
+            other => {
+                return Err(BuildError::InvalidUrl(format!(
+                    "{url}: unknown scheme {other}"
+                )));
+            }
         };
         let host = uri
             .host()
             .filter(|host| !host.is_empty())
             .ok_or_else(|| BuildError::InvalidUrl(format!("{url}: no host")))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
         let nsp = match uri.path() {
             "" => "/".to_owned(),
@@ -117,11 +124,20 @@ mod tests {
                 query: vec![("token".into(), "a b".into()), ("x".into(), "".into())],
             }
         );
-        assert_eq!(url.manager_id("/socket.io"), "http://localhost:3000/socket.io");
+        assert_eq!(
+            url.manager_id("/socket.io"),
+            "http://localhost:3000/socket.io"
+        );
         let url = ParsedUrl::parse("wss://[::1]").unwrap();
-        assert_eq!((url.secure, url.host.as_str(), url.port, url.nsp.as_str()), (true, "::1", 443, "/"));
+        assert_eq!(
+            (url.secure, url.host.as_str(), url.port, url.nsp.as_str()),
+            (true, "::1", 443, "/")
+        );
         let url = ParsedUrl::parse("example.com/chat").unwrap();
-        assert_eq!((url.scheme.as_str(), url.port, url.nsp.as_str()), ("https", 443, "/chat"));
+        assert_eq!(
+            (url.scheme.as_str(), url.port, url.nsp.as_str()),
+            ("https", 443, "/chat")
+        );
         assert!(ParsedUrl::parse("ftp://h/").is_err());
         assert!(ParsedUrl::parse("http://").is_err());
         assert_eq!(percent_decode("%e9%C3%A9%zz%4"), "\u{fffd}é%zz%4");

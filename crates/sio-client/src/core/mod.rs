@@ -283,7 +283,11 @@ impl<A> ManagerCore<A> {
             }
             self.ack_deadlines.pop();
             let socket = &mut self.sockets[key];
-            if socket.acks.get(&id).is_some_and(|ack| ack.deadline == Some(at)) {
+            if socket
+                .acks
+                .get(&id)
+                .is_some_and(|ack| ack.deadline == Some(at))
+            {
                 let ack = socket.acks.remove(&id);
                 socket.unbuffer(id);
                 match ack {
@@ -433,8 +437,7 @@ impl<A> ManagerCore<A> {
             ClientEvent::Closed(reason) => {
                 if self.state == ReadyState::Open {
                     self.on_close(now, reason.into());
-                } else if self.state == ReadyState::Opening && reason != CloseReason::ForcedClose
-                {
+                } else if self.state == ReadyState::Opening && reason != CloseReason::ForcedClose {
                     // Closed before the handshake without an error (the server closed it).
                     let failure = match self.transport() {
                         Some(TransportKind::WebSocket) => TransportFailure::WebSocket,
@@ -708,7 +711,10 @@ impl<A> ManagerCore<A> {
         };
         match packet.kind {
             PacketKind::Connect { auth: data } => {
-                let sid = data.as_ref().and_then(|d| d.get("sid")).and_then(Value::as_str);
+                let sid = data
+                    .as_ref()
+                    .and_then(|d| d.get("sid"))
+                    .and_then(Value::as_str);
                 match sid {
                     Some(sid) => {
                         let pid = data
@@ -758,7 +764,9 @@ impl<A> ManagerCore<A> {
                         tracing::warn!(nsp = %socket.nsp, "receive buffer full: oldest event dropped");
                         socket.receive_buffer.pop_front();
                     }
-                    socket.receive_buffer.push_back(Received { name, args, ack });
+                    socket
+                        .receive_buffer
+                        .push_back(Received { name, args, ack });
                 }
             }
             PacketKind::Ack { id, args } => {
@@ -799,7 +807,13 @@ impl<A> ManagerCore<A> {
         self.socket_output(key, SocketOutput::Event { name, args, ack });
     }
 
-    fn socket_on_connect(&mut self, now: Timestamp, key: SocketKey, sid: String, pid: Option<String>) {
+    fn socket_on_connect(
+        &mut self,
+        now: Timestamp,
+        key: SocketKey,
+        sid: String,
+        pid: Option<String>,
+    ) {
         let socket = &mut self.sockets[key];
         socket.id = Some(sid);
         socket.recovered = pid.is_some() && socket.pid == pid;
@@ -857,7 +871,11 @@ impl<A> ManagerCore<A> {
             let was_idle = self.sockets[key].queue.len() == 1;
             self.drain_queue(now, key, false);
             let sent = was_idle && self.sockets[key].connected;
-            return Ok(if sent { Emitted::Sent } else { Emitted::Buffered });
+            return Ok(if sent {
+                Emitted::Sent
+            } else {
+                Emitted::Buffered
+            });
         }
         let id = waiter.is_some().then(|| socket.next_ack_id());
         let encoded = encode(parser, &socket.nsp, id)?;
@@ -886,10 +904,7 @@ impl<A> ManagerCore<A> {
         let room = self.sockets[key].make_room(encoded.byte_len(), &mut failed);
         self.fail_waiters(key, failed);
         room?;
-        self.sockets[key].push_buffered(Buffered {
-            encoded,
-            ack: id,
-        });
+        self.sockets[key].push_buffered(Buffered { encoded, ack: id });
         if let (Some(id), Some(waiter)) = (id, waiter) {
             self.register_ack(now, key, id, waiter, flags.timeout);
         }

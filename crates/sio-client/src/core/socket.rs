@@ -188,10 +188,10 @@ impl<A> SocketCore<A> {
 
     /// Removes the buffered packet waiting for ack `id` (its wait ended).
     pub(crate) fn unbuffer(&mut self, id: u64) {
-        if let Some(i) = self.send_buffer.iter().position(|p| p.ack == Some(id)) {
-            if let Some(packet) = self.send_buffer.remove(i) {
-                self.buffered_bytes -= packet.encoded.byte_len();
-            }
+        if let Some(i) = self.send_buffer.iter().position(|p| p.ack == Some(id))
+            && let Some(packet) = self.send_buffer.remove(i)
+        {
+            self.buffered_bytes -= packet.encoded.byte_len();
         }
     }
 

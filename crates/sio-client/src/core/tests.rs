@@ -86,7 +86,8 @@ impl Harness {
         self.run(now);
         let ws = self.ws.expect("a WebSocket to accept");
         self.core.handle_opened(now, ws);
-        let open = r#"{"sid":"e1","upgrades":[],"pingInterval":1000,"pingTimeout":500,"maxPayload":1000}"#;
+        let open =
+            r#"{"sid":"e1","upgrades":[],"pingInterval":1000,"pingTimeout":500,"maxPayload":1000}"#;
         self.core
             .handle_packet(now, ws, Packet::Open(Bytes::from_static(open.as_bytes())));
         self.run(now);
@@ -113,7 +114,8 @@ impl Harness {
         flags: EmitFlags,
         waiter: Option<u32>,
     ) -> Result<Emitted, EmitError> {
-        let encode = |parser: Parser, nsp: &str, id: Option<u64>| parser.encode_event(nsp, id, name, &(1,));
+        let encode =
+            |parser: Parser, nsp: &str, id: Option<u64>| parser.encode_event(nsp, id, name, &(1,));
         let result = self.core.emit(now, key, name, flags, waiter, &encode);
         self.run(now);
         result
@@ -172,7 +174,10 @@ fn connected(options: ManagerOptions, config: SocketConfig) -> (Harness, SocketK
     h.core.socket_connect(T0, key);
     h.accept(T0);
     let sent = h.take_sent();
-    assert!(matches!(&sent[..], [connect] if connect.starts_with('0')), "{sent:?}");
+    assert!(
+        matches!(&sent[..], [connect] if connect.starts_with('0')),
+        "{sent:?}"
+    );
     h.server(T0, r#"0{"sid":"s1"}"#);
     assert_eq!(
         h.take_events(),
@@ -213,7 +218,10 @@ fn acks_answer_or_time_out() {
     h.emit(T0, key, "a", flags, Some(1)).unwrap();
     h.emit(T0, key, "b", flags, Some(2)).unwrap();
     h.emit(T0, key, "c", EmitFlags::default(), Some(3)).unwrap();
-    assert_eq!(h.take_sent(), [r#"20["a",1]"#, r#"21["b",1]"#, r#"22["c",1]"#]);
+    assert_eq!(
+        h.take_sent(),
+        [r#"20["a",1]"#, r#"21["b",1]"#, r#"22["c",1]"#]
+    );
     assert_eq!(h.core.poll_timeout(), Some(at(100)));
     h.server(at(50), r#"30["yes"]"#);
     assert_eq!(h.take_events(), [r#"0 ack 1 ["yes"]"#]);
@@ -255,7 +263,10 @@ fn the_offline_buffer_is_sent_on_connect_and_bounded() {
         volatile: true,
         ..EmitFlags::default()
     };
-    assert_eq!(h.emit(T0, key, "v", volatile, Some(9)), Ok(Emitted::Dropped));
+    assert_eq!(
+        h.emit(T0, key, "v", volatile, Some(9)),
+        Ok(Emitted::Dropped)
+    );
     assert_eq!(h.take_events(), ["0 ack 9 the packet was dropped"]);
     h.core.socket_connect(T0, key);
     h.accept(T0);
@@ -295,10 +306,13 @@ fn the_offline_buffer_is_sent_on_connect_and_bounded() {
 
 #[test]
 fn a_lost_connection_reconnects_with_backoff_and_recovers() {
-    let (mut h, key) = connected(options(), SocketConfig {
-        auth: Some(serde_json::json!({"token": "t"}).into()),
-        ..SocketConfig::default()
-    });
+    let (mut h, key) = connected(
+        options(),
+        SocketConfig {
+            auth: Some(serde_json::json!({"token": "t"}).into()),
+            ..SocketConfig::default()
+        },
+    );
     // (The CONNECT above carried the auth object: checked in `auth_is_sent`.)
     h.server(T0, r#"0{"sid":"s2","pid":"p1"}"#);
     h.take_events();
@@ -330,7 +344,10 @@ fn a_lost_connection_reconnects_with_backoff_and_recovers() {
     assert_eq!(h.take_events(), ["reconnect_attempt 1"]);
     h.accept(retry);
     // The CONNECT carries the session's pid and the last offset seen, before the auth.
-    assert_eq!(h.take_sent(), [r#"0{"pid":"p1","offset":"off-2","token":"t"}"#]);
+    assert_eq!(
+        h.take_sent(),
+        [r#"0{"pid":"p1","offset":"off-2","token":"t"}"#]
+    );
     assert_eq!(
         h.take_events(),
         ["manager open", "transport websocket", "reconnect 1"]
@@ -376,7 +393,10 @@ fn a_server_disconnect_is_final() {
     h.server(T0, "1");
     assert_eq!(
         h.take_events(),
-        ["manager close forced close", "0 disconnect io server disconnect"]
+        [
+            "manager close forced close",
+            "0 disconnect io server disconnect"
+        ]
     );
     assert!(h.core.is_idle());
     assert!(!h.core.socket(key).active);
@@ -395,7 +415,10 @@ fn a_refusal_carries_its_data_and_is_not_retried() {
     h.server(T0, r#"4{"message":"not authorized","data":{"code":42}}"#);
     let events = h.take_events();
     assert_eq!(events[0], "manager open");
-    assert!(events.contains(&"manager close forced close".to_owned()), "{events:?}");
+    assert!(
+        events.contains(&"manager close forced close".to_owned()),
+        "{events:?}"
+    );
     assert_eq!(
         events.last().unwrap(),
         r#"0 connect_error not authorized Some(Object({"code": Number(Number(42))}))"#
@@ -498,7 +521,8 @@ fn retries_survive_a_reconnection() {
     h.core.handle_closed(at(1), h.ws.unwrap());
     h.run(at(1));
     h.take_events();
-    h.emit(at(2), key, "b", EmitFlags::default(), Some(2)).unwrap();
+    h.emit(at(2), key, "b", EmitFlags::default(), Some(2))
+        .unwrap();
     let retry = h.core.poll_timeout().unwrap();
     h.tick(retry);
     h.accept(retry);
@@ -550,7 +574,10 @@ fn sockets_share_the_manager_until_the_last_leaves() {
     assert_eq!(h.take_sent(), ["1/b,"]);
     assert_eq!(
         h.take_events(),
-        ["manager close forced close", "1 disconnect io client disconnect"]
+        [
+            "manager close forced close",
+            "1 disconnect io client disconnect"
+        ]
     );
     assert!(h.core.is_idle());
 }
@@ -566,5 +593,8 @@ fn outgoing_listeners_and_parse_errors() {
         h.take_events(),
         ["manager close parse error", "0 disconnect parse error"]
     );
-    assert!(h.core.poll_timeout().is_some(), "a reconnection is scheduled");
+    assert!(
+        h.core.poll_timeout().is_some(),
+        "a reconnection is scheduled"
+    );
 }

@@ -31,7 +31,9 @@ fn build(options: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
         .map_err(|error| error.to_string())?;
     // hyper-rustls sets ALPN (http/1.1 only: WebSocket handshakes need HTTP/1.1).
     let config = if options.danger_accept_invalid_certs {
-        tracing::warn!("TLS certificate verification is off: anyone on the path can read and change this connection");
+        tracing::warn!(
+            "TLS certificate verification is off: anyone on the path can read and change this connection"
+        );
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnything(
@@ -55,7 +57,9 @@ fn build(options: &TlsOptions) -> Result<Arc<ClientConfig>, String> {
                 }
                 let (added, _ignored) = roots.add_parsable_certificates(found.certs);
                 if added == 0 {
-                    tracing::warn!("no system root certificates found: https and wss servers will be refused; give roots in TlsOptions");
+                    tracing::warn!(
+                        "no system root certificates found: https and wss servers will be refused; give roots in TlsOptions"
+                    );
                 }
             }
         }

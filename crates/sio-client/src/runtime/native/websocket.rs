@@ -10,7 +10,9 @@ use std::task::{Context, Poll, ready};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use engineio_proto::websocket::{FrameDecoder, Opcode, WsMessage, close_payload, encode_client_frame};
+use engineio_proto::websocket::{
+    FrameDecoder, Opcode, WsMessage, close_payload, encode_client_frame,
+};
 use engineio_proto::{Frame, Packet};
 use http::header::{CONNECTION, HOST, HeaderName, HeaderValue, UPGRADE};
 use http::{Request, StatusCode, Uri};
@@ -39,7 +41,9 @@ pub(crate) async fn connect(
     headers: &[(HeaderName, HeaderValue)],
     max_payload: usize,
 ) -> Result<WebSocket, String> {
-    let uri: Uri = url.parse().map_err(|error: http::uri::InvalidUri| error.to_string())?;
+    let uri: Uri = url
+        .parse()
+        .map_err(|error: http::uri::InvalidUri| error.to_string())?;
     let secure = uri.scheme_str() == Some("wss");
     let authority = uri
         .authority()
@@ -245,8 +249,7 @@ impl WebSocket {
                 }
                 Err(error) => {
                     self.close_frame(error.code());
-                    self.received
-                        .push_back(Incoming::Error(error.to_string()));
+                    self.received.push_back(Incoming::Error(error.to_string()));
                     self.done = true;
                 }
             }
