@@ -313,6 +313,11 @@ async fn recovery_after_a_cut_connection(kind: Kind) {
     // With recovery the server's offset comes last.
     assert_eq!(tick["args"][0], json!(1));
     assert!(tick["args"][1].is_string(), "{tick}");
+    // Cut once the upgrade is done on both sides: a server still waiting for the upgrade
+    // would see the cut only at its heartbeat and keep the session for itself until then.
+    d.find("a", "transport", |r| r["name"] == json!("websocket")).await;
+    let answer = d.emit_ack("a", "echo", json!([]), Some(2000)).await;
+    assert_eq!(answer["ok"], json!(true));
     server.proxy.refuse(true);
     server.proxy.cut_all(Cut::Close);
     d.next_of("a", "disconnect").await;
