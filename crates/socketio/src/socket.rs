@@ -475,6 +475,12 @@ impl Socket {
         self.emitter().emit_with_ack_raw(event, args).await
     }
 
+    /// Emits arguments as received (a relay's, say) and waits for the acknowledgement,
+    /// returning all its arguments.
+    pub async fn emit_raw_with_ack(&self, event: &str, args: &Args) -> Result<Args, AckError> {
+        self.emitter().emit_raw_with_ack(event, args).await
+    }
+
     fn emitter(&self) -> SocketEmitter<'_> {
         SocketEmitter {
             socket: self,

@@ -86,15 +86,35 @@ impl SocketEmitter<'_> {
         args: &T,
     ) -> Result<Args, AckError> {
         self.check(event)?;
-        let socket = self.socket;
-        let ns = &socket.0.ns;
-        let timeout = self.timeout.unwrap_or(ns.config.ack_timeout);
+        let ns = &self.socket.0.ns;
         let id = ns.next_ack_id();
         let encoded = ns
             .config
             .parser
             .encode_event(&ns.name, Some(id), event, args)
             .map_err(EmitError::from)?;
+        self.ack_round(event, id, encoded).await
+    }
+
+    /// Emits arguments as received (a relay's, say) and waits for the acknowledgement;
+    /// all its arguments.
+    pub async fn emit_raw_with_ack(self, event: &str, args: &Args) -> Result<Args, AckError> {
+        self.check(event)?;
+        let ns = &self.socket.0.ns;
+        let id = ns.next_ack_id();
+        let encoded = ns
+            .config
+            .parser
+            .encode_event_args(&ns.name, Some(id), event, args)
+            .map_err(EmitError::from)?;
+        self.ack_round(event, id, encoded).await
+    }
+
+    /// Sends the event `encoded`, which asks for ack `id`, and waits for the answer.
+    async fn ack_round(self, event: &str, id: u64, encoded: Encoded) -> Result<Args, AckError> {
+        let socket = self.socket;
+        let ns = &socket.0.ns;
+        let timeout = self.timeout.unwrap_or(ns.config.ack_timeout);
         let (sender, answer) = oneshot::channel();
         socket.register_ack(id, AckWaiter::Single(sender))?;
         socket.notify_outgoing(event, &|| {
