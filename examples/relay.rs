@@ -100,10 +100,12 @@ fn relay(down: Socket, upstream: &str) {
             let _ = to_server.emit_args(&name, &args);
         }
     });
-    down.on_disconnect(move |_socket: Socket, _reason: socketio::DisconnectReason| {
-        let up = up.clone();
-        async move { up.disconnect() }
-    });
+    down.on_disconnect(
+        move |_socket: Socket, _reason: socketio::DisconnectReason| {
+            let up = up.clone();
+            async move { up.disconnect() }
+        },
+    );
 }
 
 #[tokio::main]

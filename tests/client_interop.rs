@@ -315,7 +315,8 @@ async fn recovery_after_a_cut_connection(kind: Kind) {
     assert!(tick["args"][1].is_string(), "{tick}");
     // Cut once the upgrade is done on both sides: a server still waiting for the upgrade
     // would see the cut only at its heartbeat and keep the session for itself until then.
-    d.find("a", "transport", |r| r["name"] == json!("websocket")).await;
+    d.find("a", "transport", |r| r["name"] == json!("websocket"))
+        .await;
     let answer = d.emit_ack("a", "echo", json!([]), Some(2000)).await;
     assert_eq!(answer["ok"], json!(true));
     server.proxy.refuse(true);

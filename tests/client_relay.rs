@@ -12,7 +12,12 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 async fn relay(upstream: &str) -> (tokio::process::Child, String) {
     let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples/relay");
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/relay");
     let mut child = tokio::process::Command::new(path)
         .args(["--listen", "127.0.0.1:0", "--upstream", upstream])
         .stdout(Stdio::piped())
@@ -20,8 +25,14 @@ async fn relay(upstream: &str) -> (tokio::process::Child, String) {
         .spawn()
         .expect("the relay starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next_line().await.unwrap().expect("the relay says where it listens");
-    let addr = line.strip_prefix("relay listening on ").expect("relay listening on ADDR");
+    let line = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("the relay says where it listens");
+    let addr = line
+        .strip_prefix("relay listening on ")
+        .expect("relay listening on ADDR");
     (child, format!("http://{addr}"))
 }
 
@@ -30,8 +41,12 @@ async fn a_relay_passes_events_and_acks_both_ways() {
     let mut upstream = Server::start(Kind::Node, Options::default()).await;
     let (_relay, url) = relay(&upstream.url()).await;
     let mut d = Driver::start().await;
-    d.socket("a", &format!("{url}/admin"), json!({"auth": {"token": "relayed"}}))
-        .await;
+    d.socket(
+        "a",
+        &format!("{url}/admin"),
+        json!({"auth": {"token": "relayed"}}),
+    )
+    .await;
     d.next_of("a", "connect").await;
     // Up and back: an ack with binary.
     let args = json!(["hi", {"$binary": "AAEC"}]);
@@ -43,7 +58,9 @@ async fn a_relay_passes_events_and_acks_both_ways() {
     // Upstream asks for an ack: the question comes down, the client's answer goes up.
     d.ok(json!({"op": "reply", "socket": "a", "event": "question", "echo": true}))
         .await;
-    let answer = d.emit_ack("a", "ask", json!(["question", 42]), Some(5000)).await;
+    let answer = d
+        .emit_ack("a", "ask", json!(["question", 42]), Some(5000))
+        .await;
     assert_eq!(answer["args"], json!([{"answer": 42}]), "{answer}");
     // Upstream's broadcasts come down.
     upstream.emit("/admin", "news", json!([{"n": 1}])).await;

@@ -282,6 +282,8 @@ pub struct Options {
     pub msgpack: bool,
     /// Long-polling only (no WebSocket).
     pub polling_only: bool,
+    /// Files served under `/sio-page/` (the browser test's page).
+    pub page_dir: Option<PathBuf>,
 }
 
 enum Running {
@@ -413,6 +415,9 @@ async fn launch_node(options: &Options, port: u16) -> (Running, SocketAddr) {
     if options.polling_only {
         config["transports"] = json!(["polling"]);
     }
+    if let Some(dir) = &options.page_dir {
+        config["pageDir"] = json!(dir);
+    }
     // A port just freed may take a moment to bind again.
     for _ in 0..50 {
         let mut child = Command::new("node")
@@ -536,10 +541,46 @@ async fn launch_rust(options: &Options, port: u16) -> (Running, SocketAddr) {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let serving = io.clone();
+    let pages = options.page_dir.clone();
+    let service = tower::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+        let (mut io, pages) = (serving.clone(), pages.clone());
+        async move {
+            if let (Some(dir), Some(name)) =
+                (&pages, request.uri().path().strip_prefix("/sio-page/"))
+            {
+                return Ok(page(dir, name));
+            }
+            tower::Service::call(&mut io, request).await
+        }
+    });
     let task = tokio::spawn(async move {
-        let _ = socketio::serve(listener, serving).await;
+        let _ = engineio::serve(listener, service).await;
     });
     (Running::Rust { io, task }, addr)
+}
+
+/// A file of the browser test's page.
+fn page(dir: &std::path::Path, name: &str) -> http::Response<engineio::ResponseBody> {
+    let file = (!name.contains('/') && !name.contains(".."))
+        .then(|| std::fs::read(dir.join(name)).ok())
+        .flatten();
+    let Some(body) = file else {
+        let mut response = http::Response::new(engineio::ResponseBody::new(bytes::Bytes::new()));
+        *response.status_mut() = http::StatusCode::NOT_FOUND;
+        return response;
+    };
+    let content_type = match name.rsplit('.').next() {
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("html") => "text/html",
+        _ => "application/octet-stream",
+    };
+    let mut response = http::Response::new(engineio::ResponseBody::new(bytes::Bytes::from(body)));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    response
 }
 
 type Counts = Arc<Mutex<std::collections::HashMap<String, u64>>>;

@@ -11,6 +11,7 @@
 //! ```
 
 #[cfg(target_arch = "wasm32")]
+/// The page's scenario (wasm32 only).
 pub mod page {
     use std::time::Duration;
 
@@ -45,7 +46,11 @@ pub mod page {
 
     impl History {
         /// Takes the first thing seen that `pick` takes, waiting for it.
-        async fn wait<T>(&mut self, what: &str, pick: impl Fn(&Seen) -> Option<T>) -> Result<T, JsValue> {
+        async fn wait<T>(
+            &mut self,
+            what: &str,
+            pick: impl Fn(&Seen) -> Option<T>,
+        ) -> Result<T, JsValue> {
             loop {
                 if let Some(i) = self.items.iter().position(|item| pick(item).is_some()) {
                     let item = self.items.remove(i);
@@ -63,8 +68,12 @@ pub mod page {
     #[wasm_bindgen]
     pub async fn run(url: String) -> Result<JsValue, JsValue> {
         let (tx, rx) = mpsc::unbounded();
-        let mut seen = History { items: Vec::new(), rx };
-        let (on_connect, on_disconnect, on_any, on_manager) = (tx.clone(), tx.clone(), tx.clone(), tx);
+        let mut seen = History {
+            items: Vec::new(),
+            rx,
+        };
+        let (on_connect, on_disconnect, on_any, on_manager) =
+            (tx.clone(), tx.clone(), tx.clone(), tx);
         let socket = sio_client::io(&url)
             .reconnection_delay(Duration::from_millis(200))
             .reconnection_delay_max(Duration::from_millis(500))
@@ -97,7 +106,10 @@ pub mod page {
             }
         });
         socket.connect();
-        seen.wait("connect", |s| matches!(s, Seen::Connect { .. }).then_some(())).await?;
+        seen.wait("connect", |s| {
+            matches!(s, Seen::Connect { .. }).then_some(())
+        })
+        .await?;
         log("connected");
 
         let answer = socket
@@ -115,11 +127,12 @@ pub mod page {
         socket
             .emit("broadcast", &("news", json!({ "n": 1 })))
             .map_err(fail)?;
-        let news = seen.wait("the broadcast", |s| match s {
-            Seen::Event(name, args) if name == "news" => Some(args.clone()),
-            _ => None,
-        })
-        .await?;
+        let news = seen
+            .wait("the broadcast", |s| match s {
+                Seen::Event(name, args) if name == "news" => Some(args.clone()),
+                _ => None,
+            })
+            .await?;
         log("broadcast");
 
         let binary = socket
@@ -128,14 +141,17 @@ pub mod page {
             .map_err(fail)?
             .await
             .map_err(fail)?;
-        let (first, nested): (Bytes, serde_json::Value) = binary.deserialize().map_err(fail)?;
+        let (first, nested): (Bytes, sio_client::Value) = binary.deserialize().map_err(fail)?;
         if first[..] != [1, 2, 3] {
             return Err(fail(format!("binary answered {first:?}")));
         }
         log("binary");
 
         // The connection is cut once the upgrade is done on both sides.
-        seen.wait("the upgrade", |s| matches!(s, Seen::Transport(Transport::WebSocket)).then_some(())).await?;
+        seen.wait("the upgrade", |s| {
+            matches!(s, Seen::Transport(Transport::WebSocket)).then_some(())
+        })
+        .await?;
         socket
             .timeout(Duration::from_secs(5))
             .emit_with_ack("echo", &())
@@ -143,11 +159,12 @@ pub mod page {
             .await
             .map_err(fail)?;
         log("cut");
-        let reason = seen.wait("the cut", |s| match s {
-            Seen::Disconnect(reason) => Some(reason.clone()),
-            _ => None,
-        })
-        .await?;
+        let reason = seen
+            .wait("the cut", |s| match s {
+                Seen::Disconnect(reason) => Some(reason.clone()),
+                _ => None,
+            })
+            .await?;
         log(&format!("disconnected: {reason}"));
         // The missed packets may come before the `connect` event (the official server
         // sends them first) or after it (ours).
@@ -170,7 +187,10 @@ pub mod page {
         log("recovered");
         let report = json!({
             "news": news,
-            "binary_nested": nested,
+            "binary_nested": {
+                "text": nested.get("text").and_then(sio_client::Value::as_str),
+                "nested": nested.get("nested").and_then(|n| n.as_array()).and_then(|n| n[0].as_binary()).map(|b| b.to_vec()),
+            },
             "reason": reason,
             "recovered": recovered,
             "missed": missed,

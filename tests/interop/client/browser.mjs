@@ -1,16 +1,15 @@
 // Loads the Rust client's page (crates/sio-client/examples/browser_page.rs, built for
-// wasm32 and bound by wasm-bindgen into `pageDir`) in headless Chromium, at the origin of
-// the Socket.IO server it talks to, and reports what the page says as JSON lines:
+// wasm32 and bound by wasm-bindgen into `pageDir`, which the Socket.IO server serves under
+// /sio-page/) in headless Chromium, and reports what the page says as JSON lines:
 // {"step": "..."} for each step the page logs, then {"result": {...}}.
 //
 //   node client/browser.mjs <pageDir> <serverUrl>
-import { readFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { launchChromium } from "../common.mjs";
 
 const [pageDir, server] = process.argv.slice(2);
 const say = (line) => process.stdout.write(JSON.stringify(line) + "\n");
-const types = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
 
 const index = `<!doctype html><meta charset=utf-8><title>sio-client in Chromium</title>
 <script type=module>
@@ -24,6 +23,7 @@ try {
 }
 </script>`;
 
+await writeFile(join(pageDir, "index.html"), index);
 const { browser, timer } = await launchChromium(90000);
 const page = await browser.newPage();
 page.on("console", (message) => {
@@ -32,20 +32,6 @@ page.on("console", (message) => {
   else console.error(`console: ${text}`);
 });
 page.on("pageerror", (error) => say({ error: String(error) }));
-// The page is served at the server's origin, so that its requests are same-origin.
-await page.route(`${server}/sio-page/**`, async (route) => {
-  const name = new URL(route.request().url()).pathname.slice("/sio-page/".length);
-  if (name === "index.html") {
-    return route.fulfill({ contentType: "text/html", body: index });
-  }
-  const ext = name.slice(name.lastIndexOf("."));
-  try {
-    const body = await readFile(join(pageDir, name));
-    await route.fulfill({ contentType: types[ext] ?? "application/octet-stream", body });
-  } catch {
-    await route.fulfill({ status: 404, body: "" });
-  }
-});
 await page.goto(`${server}/sio-page/index.html?server=${encodeURIComponent(server)}`);
 await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 80000 });
 say({ result: await page.evaluate(() => window.__result) });

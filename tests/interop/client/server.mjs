@@ -2,7 +2,7 @@
 //
 //   node client/server.mjs '<options JSON>'
 //
-// Options: "port" (0 for any), "recovery" (connection state recovery, ms), "pingInterval",
+// Options: "port" (0 for any), "pageDir" (files served under /sio-page/), "recovery" (connection state recovery, ms), "pingInterval",
 // "pingTimeout", "maxHttpBufferSize", "parser" ("msgpack"), "transports". Prints
 // `{"port": N}` once listening, then one JSON line per thing it saw. Reads JSON lines on
 // stdin: {"op":"emit","nsp":"/","event":"e","args":[...]} emits to every socket of a
@@ -11,7 +11,9 @@
 // What sockets can ask for (the same behaviours as the Rust fixture of
 // tests/support/client_fixture.rs): see `behaviours` below. Binary travels as Buffers;
 // `{"$binary": "<base64>"}` in an op's args becomes one.
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Server } from "socket.io";
 import msgpackParser from "socket.io-msgpack-parser";
@@ -29,7 +31,22 @@ const fromJson = (value) => {
   return value;
 };
 
-const httpServer = createServer();
+const types = { ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html" };
+// Pages for the browser test, at the server's origin; the rest is Socket.IO's.
+const httpServer = createServer(async (req, res) => {
+  const name = new URL(req.url, "http://x").pathname.replace(/^\/sio-page\//, "");
+  if (!options.pageDir || name.includes("/") || name.includes("..")) {
+    res.writeHead(404).end();
+    return;
+  }
+  try {
+    const body = await readFile(join(options.pageDir, name));
+    const type = types[name.slice(name.lastIndexOf("."))] ?? "application/octet-stream";
+    res.writeHead(200, { "Content-Type": type }).end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+});
 const io = new Server(httpServer, {
   pingInterval: options.pingInterval ?? 25000,
   pingTimeout: options.pingTimeout ?? 20000,
