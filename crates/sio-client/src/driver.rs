@@ -131,8 +131,9 @@ impl Driver {
     }
 
     /// One step under the core's lock: the reports and the time in, requests and events
-    /// out. Whether the task is done.
-    fn step(&mut self, now: Timestamp) -> bool {
+    /// out. Whether the task is done, and whether a new timer was armed (it must be
+    /// polled).
+    fn step(&mut self, now: Timestamp) -> (bool, bool) {
         let mut core = lock(&self.shared.core);
         for report in self.reports.drain(..) {
             match report {
@@ -164,27 +165,34 @@ impl Driver {
         let idle = core.is_idle();
         let next = core.poll_timeout();
         drop(core);
-        self.set_timer(next);
-        self.abandoned_at.is_some_and(|at| {
+        let armed = self.set_timer(now, next);
+        let done = self.abandoned_at.is_some_and(|at| {
             (idle && self.requests.is_empty() && self.websockets.is_empty())
                 || now.saturating_duration_since(at) >= LINGER
-        })
+        });
+        (done, armed)
     }
 
-    fn set_timer(&mut self, next: Option<Timestamp>) {
+    /// Arms the timer for `next` unless it is armed for it already; whether it armed one.
+    fn set_timer(&mut self, now: Timestamp, next: Option<Timestamp>) -> bool {
         match next {
-            None => self.timer = None,
-            Some(at) if self.timer.as_ref().is_some_and(|(armed, _)| *armed == at) => {}
+            None => {
+                self.timer = None;
+                false
+            }
+            Some(at) if self.timer.as_ref().is_some_and(|(armed, _)| *armed == at) => false,
             Some(at) => {
-                let delay = at.saturating_duration_since(self.shared.clock.now());
-                self.timer = Some((at, runtime::sleep(delay)));
+                self.timer = Some((at, runtime::sleep(at.saturating_duration_since(now))));
+                true
             }
         }
     }
 
     /// Starts what the core asked for.
     fn start_transmits(&mut self) {
-        for Transmit { session, inner } in std::mem::take(&mut self.transmits) {
+        // Taken and given back, so that the buffer keeps its room.
+        let mut transmits = std::mem::take(&mut self.transmits);
+        for Transmit { session, inner } in transmits.drain(..) {
             if session > self.session {
                 // A new session: the old one's GETs and WebSockets are done with (its
                 // goodbye POST may finish).
@@ -233,13 +241,16 @@ impl Driver {
                 }
             }
         }
+        self.transmits = transmits;
     }
 
     /// Hands the core's events to the listeners and the acknowledgements to their
     /// waiters, with no lock held.
     fn dispatch(&mut self) {
-        let token = lock(&self.shared.token).upgrade();
-        for output in std::mem::take(&mut self.outputs) {
+        // Handles for the listeners, made only if one is called.
+        let mut token: Option<Option<Arc<HandleToken>>> = None;
+        let mut outputs = std::mem::take(&mut self.outputs);
+        for output in outputs.drain(..) {
             match output {
                 Output::Manager(event) => self.manager_event(&event),
                 Output::Transport(kind) => self.manager_event(&ManagerEvent::Transport(kind)),
@@ -247,12 +258,14 @@ impl Driver {
                     let _ = waiter.send(result);
                 }
                 Output::Socket(key, output) => {
-                    if let Some(token) = &token {
-                        self.socket_output(token, key, output);
+                    let token = token.get_or_insert_with(|| lock(&self.shared.token).upgrade());
+                    if let Some(token) = token.clone() {
+                        self.socket_output(&token, key, output);
                     }
                 }
             }
         }
+        self.outputs = outputs;
     }
 
     fn manager_event(&self, event: &ManagerEvent) {
@@ -407,15 +420,20 @@ impl Future for Driver {
             if fired {
                 this.timer = None;
             }
-            let had_reports = !this.reports.is_empty();
+            let changed = this.shared.changed.swap(false, Ordering::AcqRel);
+            if this.reports.is_empty() && !fired && !changed {
+                return Poll::Pending;
+            }
             let now = this.shared.clock.now();
-            if this.step(now) {
+            let (done, armed) = this.step(now);
+            if done {
                 return Poll::Ready(());
             }
-            let busy = !this.transmits.is_empty() || !this.outputs.is_empty();
+            // New transports and a new timer must be polled once to be woken later.
+            let started = !this.transmits.is_empty();
             this.start_transmits();
             this.dispatch();
-            if !(had_reports || busy || fired) {
+            if !(started || armed || this.shared.changed.load(Ordering::Acquire)) {
                 return Poll::Pending;
             }
         }

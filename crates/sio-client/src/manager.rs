@@ -38,6 +38,9 @@ pub(crate) struct ManagerShared {
     pub(crate) token: Mutex<Weak<HandleToken>>,
     /// Set when the last handle is dropped: the driver closes the connection and ends.
     pub(crate) abandoned: AtomicBool,
+    /// Set when a handle changed the core: the driver, woken, has work; a wake-up without
+    /// it (a transport's) skips the core's lock.
+    pub(crate) changed: AtomicBool,
 }
 
 /// What a socket's handles and the driver share, apart from the core.
@@ -57,6 +60,7 @@ pub(crate) struct HandleToken {
 impl Drop for HandleToken {
     fn drop(&mut self) {
         self.shared.abandoned.store(true, Ordering::Release);
+        self.shared.changed.store(true, Ordering::Release);
         self.shared.waker.wake();
     }
 }
@@ -77,6 +81,7 @@ impl ManagerShared {
     ) -> R {
         let now = self.clock.now();
         let result = f(&mut lock(&self.core), now);
+        self.changed.store(true, Ordering::Release);
         self.waker.wake();
         result
     }
@@ -131,6 +136,8 @@ impl Manager {
             options,
             token: Mutex::new(Weak::new()),
             abandoned: AtomicBool::new(false),
+            // The driver's first poll has the first step to take.
+            changed: AtomicBool::new(true),
         });
         let token = Arc::new(HandleToken {
             shared: shared.clone(),

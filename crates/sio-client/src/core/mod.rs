@@ -244,15 +244,17 @@ impl<A> ManagerCore<A> {
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Timestamp> {
-        [
-            self.engine.as_ref().and_then(ClientSession::poll_timeout),
-            self.open_deadline,
-            self.reconnect_at,
-            self.ack_deadlines.peek().map(|Reverse((at, _, _))| *at),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        let earliest = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, None) => a,
+            (None, b) => b,
+        };
+        let engine = self.engine.as_ref().and_then(ClientSession::poll_timeout);
+        let ack = self.ack_deadlines.peek().map(|Reverse((at, _, _))| *at);
+        earliest(
+            earliest(engine, ack),
+            earliest(self.open_deadline, self.reconnect_at),
+        )
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Timestamp) {
