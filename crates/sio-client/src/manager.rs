@@ -96,8 +96,9 @@ impl ManagerShared {
 /// exponential backoff.
 ///
 /// Handles are cheap to clone. The connection lives while any handle of the manager or of
-/// one of its sockets does (a listener should reach its socket through its argument, not
-/// keep a handle of its own, or the connection outlives every other handle).
+/// one of its sockets does: when the last is dropped, it closes and no listener is called
+/// any more. (A listener should reach its socket through its argument, not keep a handle
+/// of its own, or the connection outlives every other handle.)
 #[derive(Clone)]
 pub struct Manager {
     pub(crate) token: Arc<HandleToken>,

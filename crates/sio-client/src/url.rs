@@ -24,8 +24,24 @@ impl ParsedUrl {
     pub(crate) fn parse(url: &str) -> Result<Self, BuildError> {
         let with_scheme = if url.contains("://") {
             url.to_owned()
+        } else if let Some(rest) = url.strip_prefix("//") {
+            format!(
+                "{}//{rest}",
+                page_protocol().unwrap_or_else(|| "https:".to_owned())
+            )
+        } else if url.starts_with('/') {
+            // Relative to the page, as `io("/chat")` is in a browser.
+            let origin = page_origin().ok_or_else(|| {
+                BuildError::InvalidUrl(format!(
+                    "{url}: a relative URL needs a page to be relative to"
+                ))
+            })?;
+            format!("{origin}{url}")
         } else {
-            format!("https://{}", url.trim_start_matches("//"))
+            format!(
+                "{}//{url}",
+                page_protocol().unwrap_or_else(|| "https:".to_owned())
+            )
         };
         let uri: http::Uri = with_scheme
             .parse()
@@ -72,6 +88,31 @@ impl ParsedUrl {
     pub(crate) fn endpoint(&self) -> Endpoint {
         Endpoint::new(self.secure, self.host.clone(), self.port)
     }
+}
+
+/// The page's `location`, in a browser.
+#[cfg(target_arch = "wasm32")]
+fn location(field: &str) -> Option<String> {
+    let location = js_sys::Reflect::get(&js_sys::global(), &"location".into()).ok()?;
+    js_sys::Reflect::get(&location, &field.into())
+        .ok()?
+        .as_string()
+}
+
+/// `https://host:port` of the page, in a browser.
+fn page_origin() -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    return location("origin");
+    #[cfg(not(target_arch = "wasm32"))]
+    None
+}
+
+/// `https:` or `http:`, the page's, in a browser.
+fn page_protocol() -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    return location("protocol");
+    #[cfg(not(target_arch = "wasm32"))]
+    None
 }
 
 /// `a=1&b=x%20y` as pairs, decoded as JavaScript's `decodeURIComponent` does.
@@ -139,6 +180,9 @@ mod tests {
             ("https", 443, "/chat")
         );
         assert!(ParsedUrl::parse("ftp://h/").is_err());
+        // Outside a browser there is no page to be relative to.
+        assert!(ParsedUrl::parse("/chat").is_err());
+        assert_eq!(ParsedUrl::parse("//h:81/x").unwrap().port, 81);
         assert!(ParsedUrl::parse("http://").is_err());
         assert_eq!(percent_decode("%e9%C3%A9%zz%4"), "\u{fffd}é%zz%4");
     }
