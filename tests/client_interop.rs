@@ -587,6 +587,58 @@ async fn acks_fail_when_the_connection_drops(kind: Kind) {
     );
 }
 
+async fn the_contracts_other_options(kind: Kind) {
+    let options = Options {
+        path: Some("/realtime/"),
+        ..Options::default()
+    };
+    let server = Server::start(kind, options).await;
+    let mut d = Driver::start().await;
+    let url = server.url();
+    // `path`, `query` as an object, `extraHeaders` on the WebSocket handshake itself.
+    let options = json!({
+        "path": "/realtime",
+        "query": {"room": "r2", "n": 7},
+        "transports": ["websocket"],
+        "extraHeaders": {"x-test": "on the upgrade"},
+        "autoConnect": false,
+    });
+    d.socket("a", &url, options).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        d.reports_of("a", "connect").is_empty(),
+        "autoConnect: false"
+    );
+    assert_eq!(d.state("a").await["active"], json!(false));
+    d.ok(json!({"op": "connect", "socket": "a"})).await;
+    d.next_of("a", "connect").await;
+    let answer = d.emit_ack("a", "handshake", json!([]), Some(2000)).await;
+    let seen = &answer["args"][0];
+    assert_eq!(seen["query"]["room"], json!("r2"));
+    assert_eq!(seen["query"]["n"], json!("7"));
+    assert_eq!(seen["header"], json!("on the upgrade"));
+    // `multiplex: false`: a connection of its own for another namespace.
+    connected(
+        &mut d,
+        "b",
+        &format!("{url}/admin"),
+        json!({"path": "/realtime", "multiplex": false}),
+    )
+    .await;
+    d.find("b", "manager", |r| r["event"] == "open").await;
+    // Options the client does not have are refused, not ignored.
+    let answer = d
+        .call(
+            json!({"op": "socket", "name": "c", "url": url, "options": {"withCredentials": true}}),
+        )
+        .await;
+    assert_eq!(answer["ok"], json!(false));
+    // A command that is not JSON gets an answer without an id, and the driver goes on.
+    let answer = d.call(json!({"op": "nonsense"})).await;
+    assert_eq!(answer["ok"], json!(false));
+    assert_eq!(d.state("a").await["connected"], json!(true));
+}
+
 macro_rules! on_both {
     ($($scenario:ident),* $(,)?) => {
         mod node {
@@ -625,4 +677,5 @@ on_both!(
     the_servers_max_payload_is_respected,
     connect_timeouts_and_giving_up,
     acks_fail_when_the_connection_drops,
+    the_contracts_other_options,
 );

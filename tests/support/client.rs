@@ -284,6 +284,8 @@ pub struct Options {
     pub polling_only: bool,
     /// Files served under `/sio-page/` (the browser test's page).
     pub page_dir: Option<PathBuf>,
+    /// The Engine.IO path, when not `/socket.io/`.
+    pub path: Option<&'static str>,
 }
 
 enum Running {
@@ -418,6 +420,9 @@ async fn launch_node(options: &Options, port: u16) -> (Running, SocketAddr) {
     if let Some(dir) = &options.page_dir {
         config["pageDir"] = json!(dir);
     }
+    if let Some(path) = options.path {
+        config["path"] = json!(path);
+    }
     // A port just freed may take a moment to bind again.
     for _ in 0..50 {
         let mut child = Command::new("node")
@@ -483,6 +488,9 @@ async fn launch_rust(options: &Options, port: u16) -> (Running, SocketAddr) {
         }
         if let Some(max) = options.max_payload {
             engine = engine.max_payload(max);
+        }
+        if let Some(path) = options.path {
+            engine = engine.path(path);
         }
         if options.polling_only {
             engine = engine.transports(engineio::Transports {

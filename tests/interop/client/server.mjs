@@ -2,7 +2,7 @@
 //
 //   node client/server.mjs '<options JSON>'
 //
-// Options: "port" (0 for any), "pageDir" (files served under /sio-page/), "recovery" (connection state recovery, ms), "pingInterval",
+// Options: "port" (0 for any), "path", "pageDir" (files served under /sio-page/), "recovery" (connection state recovery, ms), "pingInterval",
 // "pingTimeout", "maxHttpBufferSize", "parser" ("msgpack"), "transports". Prints
 // `{"port": N}` once listening, then one JSON line per thing it saw. Reads JSON lines on
 // stdin: {"op":"emit","nsp":"/","event":"e","args":[...]} emits to every socket of a
@@ -48,6 +48,7 @@ const httpServer = createServer(async (req, res) => {
   }
 });
 const io = new Server(httpServer, {
+  path: options.path ?? "/socket.io/",
   pingInterval: options.pingInterval ?? 25000,
   pingTimeout: options.pingTimeout ?? 20000,
   maxHttpBufferSize: options.maxHttpBufferSize ?? 1e6,
