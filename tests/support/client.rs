@@ -510,7 +510,8 @@ async fn launch_rust(options: &Options, port: u16) -> (Running, SocketAddr) {
         });
     }
     let io = builder.build().expect("valid options");
-    let counts: Arc<Mutex<std::collections::HashMap<String, u64>>> = Arc::default();
+    let counts: Counts = Arc::default();
+    let logs: Logs = Arc::default();
     let refuse = |socket: Socket| async move {
         match socket
             .handshake()
@@ -524,25 +525,25 @@ async fn launch_rust(options: &Options, port: u16) -> (Running, SocketAddr) {
         }
     };
     io.middleware(refuse);
-    let counts_main = counts.clone();
+    let (counts_main, logs_main) = (counts.clone(), logs.clone());
     io.on_connection(move |socket: Socket| {
-        let counts = counts_main.clone();
-        async move { behaviours(&socket, &counts) }
+        let (counts, logs) = (counts_main.clone(), logs_main.clone());
+        async move { behaviours(&socket, &counts, &logs) }
     });
     // `/admin` is named (the server's emits reach it through `io.of`); any other
     // namespace is made on first use.
     let admin = io.of("/admin");
     admin.middleware(refuse);
-    let counts_admin = counts.clone();
+    let (counts_admin, logs_admin) = (counts.clone(), logs.clone());
     admin.on_connection(move |socket: Socket| {
-        let counts = counts_admin.clone();
-        async move { behaviours(&socket, &counts) }
+        let (counts, logs) = (counts_admin.clone(), logs_admin.clone());
+        async move { behaviours(&socket, &counts, &logs) }
     });
     let dynamic = io.of_dynamic(|name: &str, _auth: &Value| name != "/" && name != "/admin");
     dynamic.middleware(refuse);
     dynamic.on_connection(move |socket: Socket| {
-        let counts = counts.clone();
-        async move { behaviours(&socket, &counts) }
+        let (counts, logs) = (counts.clone(), logs.clone());
+        async move { behaviours(&socket, &counts, &logs) }
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -592,9 +593,10 @@ fn page(dir: &std::path::Path, name: &str) -> http::Response<engineio::ResponseB
 }
 
 type Counts = Arc<Mutex<std::collections::HashMap<String, u64>>>;
+type Logs = Arc<Mutex<std::collections::HashMap<String, Vec<Value>>>>;
 
 /// The behaviours of `tests/interop/client/server.mjs`, on our server.
-fn behaviours(socket: &Socket, counts: &Counts) {
+fn behaviours(socket: &Socket, counts: &Counts, logs: &Logs) {
     let counting = counts.clone();
     socket.on_any(move |_socket, event| {
         *counting
@@ -677,6 +679,25 @@ fn behaviours(socket: &Socket, counts: &Counts) {
             let name: String = event.arg(0).unwrap_or_default();
             let n = counts.lock().unwrap().get(&name).copied().unwrap_or(0);
             let _ = event.ack(&(n,));
+        }
+    });
+    let logging = logs.clone();
+    socket.on("log", move |_socket: Socket, event: Event| {
+        let logs = logging.clone();
+        async move {
+            let name: String = event.arg(0).unwrap_or_default();
+            let value: Value = event.arg(1).unwrap_or(Value::Null);
+            logs.lock().unwrap().entry(name).or_default().push(value);
+            let _ = event.ack(&());
+        }
+    });
+    let logged = logs.clone();
+    socket.on("logged", move |_socket: Socket, event: Event| {
+        let logs = logged.clone();
+        async move {
+            let name: String = event.arg(0).unwrap_or_default();
+            let list = logs.lock().unwrap().get(&name).cloned().unwrap_or_default();
+            let _ = event.ack(&(Value::Array(list),));
         }
     });
     socket.on("slow", |_socket: Socket, event: Event| async move {

@@ -60,6 +60,7 @@ const io = new Server(httpServer, {
 });
 
 const counts = new Map();
+const logs = new Map();
 
 function behaviours(socket) {
   const nsp = socket.nsp;
@@ -101,6 +102,12 @@ function behaviours(socket) {
     }),
   );
   socket.on("count", (event, ack) => ack(counts.get(event) ?? 0));
+  // Keeps `value` in the list `name`, in the order it came; `logged` answers with the list.
+  socket.on("log", (name, value, ack) => {
+    logs.set(name, [...(logs.get(name) ?? []), value]);
+    if (typeof ack === "function") ack();
+  });
+  socket.on("logged", (name, ack) => ack(logs.get(name) ?? []));
   // Answers after `ms`.
   socket.on("slow", (ms, ack) => setTimeout(() => ack("late"), ms));
   // Never answers.
