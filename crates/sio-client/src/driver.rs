@@ -21,11 +21,10 @@ use socketio_proto::Value;
 use crate::core::{IoId, Output, SocketKey, SocketOutput, Transmit};
 use crate::event::ManagerEvent;
 use crate::listeners::{Entry, List};
-use crate::manager::{HandleToken, ManagerShared, Waiter, lock};
 use crate::options::Auth;
 use crate::platform::BoxFuture;
 use crate::runtime::{self, Http, Incoming, Method, WebSocket};
-use crate::socket::{AckSender, Event, Socket};
+use crate::shared::{AckSender, Event, HandleToken, ManagerShared, Socket, Waiter, lock};
 
 /// How long an abandoned manager's task waits for its last writes (a goodbye POST, a
 /// WebSocket close) before it ends anyway.

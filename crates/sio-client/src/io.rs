@@ -9,10 +9,9 @@ use socketio_proto::{Parser, Value};
 
 use crate::error::BuildError;
 use crate::event::{ConnectError, DisconnectReason};
-use crate::manager::{HandleToken, Manager};
 use crate::options::{Auth, ManagerOptions, OfflineBuffer, SocketOptions, TlsOptions, Transport};
 use crate::platform::{MaybeSend, MaybeSync};
-use crate::socket::{Event, Socket};
+use crate::shared::{Event, HandleToken, Manager, Socket};
 use crate::url::ParsedUrl;
 
 type Cache = HashMap<String, Weak<HandleToken>>;
@@ -22,7 +21,7 @@ type Cache = HashMap<String, Weak<HandleToken>>;
 #[cfg(not(target_arch = "wasm32"))]
 fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
     static MANAGERS: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
-    f(crate::manager::lock(&MANAGERS).get_or_insert_with(HashMap::new))
+    f(crate::shared::lock(&MANAGERS).get_or_insert_with(HashMap::new))
 }
 
 /// Managers made by `io()` (the page has one thread, and its handles are not `Send`).

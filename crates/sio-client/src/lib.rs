@@ -65,6 +65,7 @@ mod manager;
 mod options;
 mod platform;
 mod runtime;
+mod shared;
 mod socket;
 mod url;
 
@@ -73,10 +74,10 @@ pub use error::{AckError, BuildError, EmitError};
 pub use event::{ConnectError, DisconnectReason, ManagerEvent};
 pub use io::{SocketBuilder, io};
 pub use listeners::ListenerId;
-pub use manager::Manager;
 pub use options::{
     Auth, ManagerOptions, OfflineBuffer, SocketOptions, TlsOptions, Transport, WhenFull,
 };
 pub use platform::{AsyncCallback, BoxFuture, MaybeSend, MaybeSync};
-pub use socket::{AckFuture, AckSender, Emitter, Event, Socket};
+pub use shared::{AckSender, Event, Manager, Socket};
+pub use socket::{AckFuture, Emitter};
 pub use socketio_proto::{Args, ArgsError, Map, Parser, Value};

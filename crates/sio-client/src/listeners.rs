@@ -5,39 +5,7 @@
 //! reference count and calls it without holding any lock, so a listener may add or
 //! remove listeners (itself included) while it runs.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-
-use socketio_proto::Args;
-
-use crate::event::{ConnectError, DisconnectReason, ManagerEvent};
-use crate::platform::shared_fn;
-use crate::socket::{Event, Socket};
-
-shared_fn!(
-    /// A listener of incoming events.
-    EventFn = Fn(&Event)
-);
-shared_fn!(
-    /// A listener of outgoing events.
-    OutgoingFn = Fn(&Socket, &str, &Args)
-);
-shared_fn!(
-    /// A listener of `connect`.
-    ConnectFn = Fn(&Socket)
-);
-shared_fn!(
-    /// A listener of `disconnect`.
-    DisconnectFn = Fn(&Socket, DisconnectReason)
-);
-shared_fn!(
-    /// A listener of `connect_error`.
-    ConnectErrorFn = Fn(&Socket, &ConnectError)
-);
-shared_fn!(
-    /// A listener of a manager's events.
-    ManagerFn = Fn(&ManagerEvent)
-);
 
 /// Names a registered listener, to remove it with `off`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,55 +69,5 @@ impl<F: Clone> List<F> {
 
     pub(crate) fn len(&self) -> usize {
         self.0.len()
-    }
-}
-
-/// Everything listening to one socket.
-#[derive(Default)]
-pub(crate) struct SocketListeners {
-    next_id: u64,
-    pub(crate) events: HashMap<String, List<EventFn>>,
-    pub(crate) any: List<EventFn>,
-    pub(crate) any_outgoing: List<OutgoingFn>,
-    pub(crate) connect: List<ConnectFn>,
-    pub(crate) disconnect: List<DisconnectFn>,
-    pub(crate) connect_error: List<ConnectErrorFn>,
-}
-
-impl SocketListeners {
-    pub(crate) fn next_id(&mut self) -> ListenerId {
-        self.next_id += 1;
-        ListenerId(self.next_id)
-    }
-
-    /// Removes the listener `id`, wherever it is.
-    pub(crate) fn remove(&mut self, id: ListenerId) -> bool {
-        let mut removed = false;
-        self.events.retain(|_, list| {
-            removed |= list.remove(id);
-            !list.is_empty()
-        });
-        removed
-            || self.any.remove(id)
-            || self.any_outgoing.remove(id)
-            || self.connect.remove(id)
-            || self.disconnect.remove(id)
-            || self.connect_error.remove(id)
-    }
-}
-
-/// Everything listening to one manager.
-#[derive(Default)]
-pub(crate) struct ManagerListeners {
-    next_id: u64,
-    pub(crate) events: List<ManagerFn>,
-}
-
-impl ManagerListeners {
-    pub(crate) fn add(&mut self, f: ManagerFn) -> ListenerId {
-        self.next_id += 1;
-        let id = ListenerId(self.next_id);
-        self.events.push(Entry { id, once: false, f }, false);
-        id
     }
 }

@@ -1,108 +1,23 @@
-//! A manager: one Engine.IO connection, shared by the sockets of several namespaces, and
-//! the state its driver and its handles share.
+//! A manager: one Engine.IO connection, shared by the sockets of several namespaces.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, Weak};
 
 use atomic_waker::AtomicWaker;
-use engineio_proto::Timestamp;
-use socketio_proto::Args;
 
+use crate::core::ManagerCore;
 use crate::core::socket::SocketConfig;
-use crate::core::{ManagerCore, SocketKey};
-use crate::error::AckError;
 use crate::error::BuildError;
 use crate::event::ManagerEvent;
-use crate::listeners::{ListenerId, ManagerListeners, SocketListeners};
+use crate::listeners::ListenerId;
 use crate::options::{Auth, ManagerOptions, SocketOptions, Transport};
 use crate::platform::{MaybeSend, MaybeSync};
 use crate::runtime::{self, Clock};
-use crate::socket::Socket;
+use crate::shared::{
+    HandleToken, Manager, ManagerListeners, ManagerShared, Socket, SocketListeners, SocketShared,
+    lock,
+};
 use crate::url::ParsedUrl;
-
-/// What wakes the caller of an emit that waits for an acknowledgement.
-pub(crate) type Waiter = futures_channel::oneshot::Sender<Result<Args, AckError>>;
-
-/// The state of one manager, shared by its driver and its handles. Locks are taken for
-/// short, synchronous steps and never across an `.await`; none is held while a listener
-/// runs.
-pub(crate) struct ManagerShared {
-    pub(crate) core: Mutex<ManagerCore<Waiter>>,
-    pub(crate) sockets: Mutex<Vec<Arc<SocketShared>>>,
-    pub(crate) listeners: Mutex<ManagerListeners>,
-    /// The driver's waker: handles wake it after changing the core.
-    pub(crate) waker: AtomicWaker,
-    pub(crate) clock: Clock,
-    pub(crate) options: ManagerOptions,
-    /// The handles' shared token, while any handle lives.
-    pub(crate) token: Mutex<Weak<HandleToken>>,
-    /// Set when the last handle is dropped: the driver closes the connection and ends.
-    pub(crate) abandoned: AtomicBool,
-    /// Set when a handle changed the core: the driver, woken, has work; a wake-up without
-    /// it (a transport's) skips the core's lock.
-    pub(crate) changed: AtomicBool,
-}
-
-/// What a socket's handles and the driver share, apart from the core.
-pub(crate) struct SocketShared {
-    pub(crate) key: SocketKey,
-    pub(crate) nsp: String,
-    pub(crate) auth: Auth,
-    pub(crate) listeners: Mutex<SocketListeners>,
-}
-
-/// Held by every handle of a manager and of its sockets; the last one dropped ends the
-/// connection.
-pub(crate) struct HandleToken {
-    pub(crate) shared: Arc<ManagerShared>,
-}
-
-impl Drop for HandleToken {
-    fn drop(&mut self) {
-        self.shared.abandoned.store(true, Ordering::Release);
-        self.shared.changed.store(true, Ordering::Release);
-        self.shared.waker.wake();
-    }
-}
-
-/// A poisoned lock means a listener panicked while the state was consistent (no lock is
-/// held while one runs): carry on with it.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl ManagerShared {
-    /// Runs `f` on the core at the current time, then wakes the driver.
-    pub(crate) fn with_core<R>(
-        &self,
-        f: impl FnOnce(&mut ManagerCore<Waiter>, Timestamp) -> R,
-    ) -> R {
-        let now = self.clock.now();
-        let result = f(&mut lock(&self.core), now);
-        self.changed.store(true, Ordering::Release);
-        self.waker.wake();
-        result
-    }
-
-    pub(crate) fn socket(&self, key: SocketKey) -> Arc<SocketShared> {
-        lock(&self.sockets)[key].clone()
-    }
-}
-
-/// One connection to a Socket.IO server (the official client's `Manager`), shared by the
-/// sockets of its namespaces. It reconnects by itself after a lost connection, with
-/// exponential backoff.
-///
-/// Handles are cheap to clone. The connection lives while any handle of the manager or of
-/// one of its sockets does: when the last is dropped, it closes and no listener is called
-/// any more. (A listener should reach its socket through its argument, not keep a handle
-/// of its own, or the connection outlives every other handle.)
-#[derive(Clone)]
-pub struct Manager {
-    pub(crate) token: Arc<HandleToken>,
-}
 
 impl Manager {
     /// A manager for the server at `url` (its path, if any, is ignored: namespaces are

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,31 +15,15 @@ use socketio_proto::{Args, ArgsError, EncodeError, Encoded, Parser};
 use crate::core::{EmitFlags, Emitted};
 use crate::error::{AckError, EmitError};
 use crate::event::{ConnectError, DisconnectReason};
-use crate::listeners::{Entry, ListenerId, SocketListeners};
-use crate::manager::{HandleToken, Manager, SocketShared, lock};
+use crate::listeners::{Entry, ListenerId};
 use crate::platform::{MaybeSend, MaybeSync};
-
-/// A socket of one namespace (the official client's `Socket`).
-///
-/// Handles are cheap to clone and all name the same socket. Listeners are called on the
-/// connection's task, one at a time, in the order events arrived: a listener that has slow
-/// work to do spawns it (and answers an acknowledgement later through
-/// [`Event::ack_sender`]).
-#[derive(Clone)]
-pub struct Socket {
-    pub(crate) token: Arc<HandleToken>,
-    pub(crate) socket: Arc<SocketShared>,
-}
+use crate::shared::{AckSender, Event, EventFn, Manager, Socket, SocketListeners, Waiter, lock};
 
 impl Socket {
-    pub(crate) fn new(token: Arc<HandleToken>, socket: Arc<SocketShared>) -> Self {
-        Socket { token, socket }
-    }
-
     fn with_core<R>(
         &self,
         f: impl FnOnce(
-            &mut crate::core::ManagerCore<crate::manager::Waiter>,
+            &mut crate::core::ManagerCore<Waiter>,
             crate::core::SocketKey,
             engineio_proto::Timestamp,
         ) -> R,
@@ -48,10 +32,7 @@ impl Socket {
         self.token.shared.with_core(|core, now| f(core, key, now))
     }
 
-    fn read<R>(
-        &self,
-        f: impl FnOnce(&crate::core::socket::SocketCore<crate::manager::Waiter>) -> R,
-    ) -> R {
+    fn read<R>(&self, f: impl FnOnce(&crate::core::socket::SocketCore<Waiter>) -> R) -> R {
         f(lock(&self.token.shared.core).socket(self.socket.key))
     }
 
@@ -174,7 +155,7 @@ impl Socket {
         self.add_event(event, Arc::new(listener), true)
     }
 
-    fn add_event(&self, event: &str, f: crate::listeners::EventFn, once: bool) -> ListenerId {
+    fn add_event(&self, event: &str, f: EventFn, once: bool) -> ListenerId {
         let mut listeners = self.listeners();
         let id = listeners.next_id();
         listeners
@@ -221,7 +202,7 @@ impl Socket {
         self.add_any(Arc::new(listener), true)
     }
 
-    fn add_any(&self, f: crate::listeners::EventFn, first: bool) -> ListenerId {
+    fn add_any(&self, f: EventFn, first: bool) -> ListenerId {
         let mut listeners = self.listeners();
         let id = listeners.next_id();
         listeners.any.push(Entry { id, once: false, f }, first);
@@ -373,7 +354,7 @@ impl<'a> Emitter<'a> {
     fn send(
         self,
         event: &str,
-        waiter: Option<crate::manager::Waiter>,
+        waiter: Option<Waiter>,
         encode: crate::core::Encode<'_>,
     ) -> Result<Emitted, EmitError> {
         let flags = self.flags;
@@ -424,7 +405,7 @@ impl<'a> Emitter<'a> {
 pub struct AckFuture(oneshot::Receiver<Result<Args, AckError>>);
 
 impl AckFuture {
-    fn new() -> (crate::manager::Waiter, AckFuture) {
+    fn new() -> (Waiter, AckFuture) {
         let (sender, receiver) = oneshot::channel();
         (sender, AckFuture(receiver))
     }
@@ -441,15 +422,6 @@ impl Future for AckFuture {
             Poll::Pending => Poll::Pending,
         }
     }
-}
-
-/// An event the server sent.
-#[derive(Clone)]
-pub struct Event {
-    pub(crate) socket: Socket,
-    pub(crate) name: String,
-    pub(crate) args: Args,
-    pub(crate) ack: Option<AckSender>,
 }
 
 impl Event {
@@ -509,14 +481,6 @@ impl std::fmt::Debug for Event {
             .field("wants_ack", &self.wants_ack())
             .finish()
     }
-}
-
-/// Answers one event of the server; only the first answer is sent.
-#[derive(Clone)]
-pub struct AckSender {
-    pub(crate) socket: Socket,
-    pub(crate) id: u64,
-    pub(crate) sent: Arc<AtomicBool>,
 }
 
 impl AckSender {

@@ -1,8 +1,10 @@
 //! The manager and its sockets on fake time, against a scripted server.
 
 use super::*;
+use crate::error::EmitError;
 use crate::options::{OfflineBuffer, WhenFull};
 use engineio_proto::Message;
+use socket::SocketConfig;
 
 const T0: Timestamp = Timestamp::ZERO;
 

@@ -6,17 +6,15 @@ use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use super::net::{Connector, describe};
 use super::websocket::{self, WebSocket};
 use crate::options::ManagerOptions;
 use crate::platform::BoxFuture;
 use crate::runtime::Method;
-
-pub(crate) type Connector = HttpsConnector<HttpConnector>;
 
 #[derive(Clone)]
 struct Shared {
@@ -140,13 +138,4 @@ impl Http {
             .await
         })
     }
-}
-
-/// The innermost cause: "connection refused" says more than "client error (Connect)".
-pub(crate) fn describe(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }

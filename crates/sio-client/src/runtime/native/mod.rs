@@ -2,6 +2,7 @@
 //! the project's own WebSocket framing (client side) over hyper's upgraded connection.
 
 mod http;
+mod net;
 mod tls;
 mod websocket;
 

@@ -24,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use super::http::{Connector, describe};
+use super::net::{Connector, describe};
 use crate::runtime::Incoming;
 
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
