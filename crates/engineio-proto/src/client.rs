@@ -374,6 +374,10 @@ impl ClientSession {
                 });
             }
             TransportState::Pausing => self.try_pause(),
+            // A handshake GET answered without an `open` packet: nothing would come next.
+            TransportState::Opening => {
+                self.on_error(TransportFailure::Parse, "no open packet".to_owned())
+            }
             _ => {}
         }
     }
@@ -703,6 +707,10 @@ impl ClientSession {
     }
 
     fn on_error(&mut self, failure: TransportFailure, description: String) {
+        // A goodbye POST, or a flush of a transport let go of, may fail after the close.
+        if self.state == ReadyState::Closed {
+            return;
+        }
         self.prior_websocket_success = false;
         if self.options.try_all_transports
             && self.transports.len() > 1

@@ -30,6 +30,10 @@ use crate::shared::{AckSender, Event, HandleToken, ManagerShared, Socket, Waiter
 /// WebSocket close) before it ends anyway.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// Most packets taken from one WebSocket in one poll: a server sending without pause
+/// does not keep the core's lock (and the handles) waiting for long.
+const PACKETS_PER_POLL: usize = 256;
+
 struct Request {
     io: IoId,
     method: Method,
@@ -52,6 +56,13 @@ struct WsSlot {
     closing: bool,
 }
 
+/// An auth callback's answer on its way, for a socket and the session it was asked in.
+struct AuthCall {
+    key: SocketKey,
+    session: u64,
+    future: BoxFuture<'static, Value>,
+}
+
 /// What the transports reported, fed to the core in order.
 enum Report {
     PollResponse(IoId, Bytes),
@@ -62,7 +73,7 @@ enum Report {
     Undecodable(IoId),
     Drained(IoId),
     Closed(IoId),
-    Auth(SocketKey, Value),
+    Auth(SocketKey, u64, Value),
 }
 
 pub(crate) struct Driver {
@@ -70,11 +81,11 @@ pub(crate) struct Driver {
     http: Http,
     requests: Vec<Request>,
     websockets: Vec<WsSlot>,
-    auths: Vec<(SocketKey, BoxFuture<'static, Value>)>,
+    auths: Vec<AuthCall>,
     timer: Option<(Timestamp, runtime::Sleep)>,
-    /// The newest Engine.IO session seen: transports of older ones are let go of.
-    session: u64,
     abandoned_at: Option<Timestamp>,
+    /// The core had nothing more to do at the last step (closed, no reconnection due).
+    idle: bool,
     reports: Vec<Report>,
     transmits: Vec<Transmit>,
     outputs: Vec<Output<Waiter>>,
@@ -90,8 +101,8 @@ impl Driver {
             websockets: Vec::new(),
             auths: Vec::new(),
             timer: None,
-            session: 0,
             abandoned_at: None,
+            idle: false,
             reports: Vec::new(),
             transmits: Vec::new(),
             outputs: Vec::new(),
@@ -120,9 +131,9 @@ impl Driver {
         self.websockets
             .retain_mut(|slot| poll_websocket(slot, cx, reports));
         self.auths
-            .retain_mut(|(key, future)| match future.as_mut().poll(cx) {
+            .retain_mut(|call| match call.future.as_mut().poll(cx) {
                 Poll::Ready(value) => {
-                    reports.push(Report::Auth(*key, value));
+                    reports.push(Report::Auth(call.key, call.session, value));
                     false
                 }
                 Poll::Pending => true,
@@ -130,9 +141,8 @@ impl Driver {
     }
 
     /// One step under the core's lock: the reports and the time in, requests and events
-    /// out. Whether the task is done, and whether a new timer was armed (it must be
-    /// polled).
-    fn step(&mut self, now: Timestamp) -> (bool, bool) {
+    /// out. Whether a new timer was armed (it must be polled).
+    fn step(&mut self, now: Timestamp) -> bool {
         let mut core = lock(&self.shared.core);
         for report in self.reports.drain(..) {
             match report {
@@ -143,9 +153,9 @@ impl Driver {
                 Report::Packet(io, packet) => core.handle_packet(now, io, packet),
                 Report::Undecodable(io) => core.handle_decode_error(now, io),
                 Report::Closed(io) => core.handle_closed(now, io),
-                Report::Auth(key, value) => {
+                Report::Auth(key, session, value) => {
                     let auth = matches!(value, Value::Object(_)).then_some(value);
-                    core.send_connect(now, key, auth);
+                    core.send_connect(now, key, session, auth);
                 }
             }
         }
@@ -161,15 +171,28 @@ impl Driver {
         self.outputs
             .extend(std::iter::from_fn(|| core.poll_output()));
         runtime::set_prior_websocket_success(core.prior_websocket_success());
-        let idle = core.is_idle();
-        let next = core.poll_timeout();
+        self.idle = core.is_idle();
+        // Transports of sessions that are over are let go of (a POST under way may end).
+        let oldest = core.oldest_session();
+        let mut next = core.poll_timeout();
         drop(core);
-        let armed = self.set_timer(now, next);
-        let done = self.abandoned_at.is_some_and(|at| {
-            (idle && self.requests.is_empty() && self.websockets.is_empty())
+        self.requests
+            .retain(|r| r.io.session >= oldest || r.method == Method::Post);
+        self.websockets.retain(|w| w.io.session >= oldest);
+        // An abandoned manager's task ends within LINGER whatever its transports do.
+        if let Some(at) = self.abandoned_at {
+            let end = at + LINGER;
+            next = Some(next.map_or(end, |next| next.min(end)));
+        }
+        self.set_timer(now, next)
+    }
+
+    /// Whether the task is done: abandoned, and its last writes made or its time up.
+    fn finished(&self, now: Timestamp) -> bool {
+        self.abandoned_at.is_some_and(|at| {
+            (self.idle && self.requests.is_empty() && self.websockets.is_empty())
                 || now.saturating_duration_since(at) >= LINGER
-        });
-        (done, armed)
+        })
     }
 
     /// Arms the timer for `next` unless it is armed for it already; whether it armed one.
@@ -192,14 +215,6 @@ impl Driver {
         // Taken and given back, so that the buffer keeps its room.
         let mut transmits = std::mem::take(&mut self.transmits);
         for Transmit { session, inner } in transmits.drain(..) {
-            if session > self.session {
-                // A new session: the old one's GETs and WebSockets are done with (its
-                // goodbye POST may finish).
-                self.session = session;
-                self.requests
-                    .retain(|r| r.io.session >= session || r.method == Method::Post);
-                self.websockets.retain(|w| w.io.session >= session);
-            }
             match inner {
                 ClientTransmit::Poll { transport, url } => self.requests.push(Request {
                     io: IoId { session, transport },
@@ -223,11 +238,19 @@ impl Driver {
                 }),
                 ClientTransmit::Send { transport, packets } => {
                     let io = IoId { session, transport };
-                    if let Some(slot) = self.websockets.iter_mut().find(|w| w.io == io)
-                        && let WsState::Open(ws) = &mut slot.state
-                    {
-                        ws.send(packets);
-                        slot.unflushed += 1;
+                    let slot = self.websockets.iter_mut().find(|w| w.io == io);
+                    match slot.map(|slot| (&mut slot.state, &mut slot.unflushed)) {
+                        Some((WsState::Open(ws), unflushed)) => {
+                            ws.send(packets);
+                            *unflushed += 1;
+                        }
+                        // The core only writes on an open WebSocket; if it is gone, say so
+                        // rather than leave the write waiting for a drain.
+                        _ => self.reports.push(Report::Failed(
+                            io,
+                            TransportFailure::WebSocket,
+                            "the WebSocket is not open".to_owned(),
+                        )),
                     }
                 }
                 ClientTransmit::Close { transport } => {
@@ -246,22 +269,23 @@ impl Driver {
     /// Hands the core's events to the listeners and the acknowledgements to their
     /// waiters, with no lock held.
     fn dispatch(&mut self) {
-        // Handles for the listeners, made only if one is called.
+        // Handles for the listeners, made only if one is called: once every handle is
+        // gone, no listener runs.
         let mut token: Option<Option<Arc<HandleToken>>> = None;
         let mut outputs = std::mem::take(&mut self.outputs);
         for output in outputs.drain(..) {
+            if let Output::Socket(_, SocketOutput::Ack { waiter, result }) = output {
+                let _ = waiter.send(result);
+                continue;
+            }
+            let token = token.get_or_insert_with(|| lock(&self.shared.token).upgrade());
+            let Some(token) = token.clone() else {
+                continue;
+            };
             match output {
                 Output::Manager(event) => self.manager_event(&event),
                 Output::Transport(kind) => self.manager_event(&ManagerEvent::Transport(kind)),
-                Output::Socket(_, SocketOutput::Ack { waiter, result }) => {
-                    let _ = waiter.send(result);
-                }
-                Output::Socket(key, output) => {
-                    let token = token.get_or_insert_with(|| lock(&self.shared.token).upgrade());
-                    if let Some(token) = token.clone() {
-                        self.socket_output(&token, key, output);
-                    }
-                }
+                Output::Socket(key, output) => self.socket_output(&token, key, output),
             }
         }
         self.outputs = outputs;
@@ -283,9 +307,15 @@ impl Driver {
         let shared = self.shared.socket(key);
         let socket = Socket::new(token.clone(), shared.clone());
         match output {
-            SocketOutput::NeedAuth => {
+            SocketOutput::NeedAuth { session } => {
                 if let Auth::Callback(callback) = &shared.auth {
-                    self.auths.push((key, callback()));
+                    // A new connection's question replaces any earlier one still waiting.
+                    self.auths.retain(|call| call.key != key);
+                    self.auths.push(AuthCall {
+                        key,
+                        session,
+                        future: callback(),
+                    });
                 }
             }
             SocketOutput::Connect => {
@@ -312,9 +342,10 @@ impl Driver {
                         listeners.events.get(&name).map(List::snapshot),
                     )
                 };
-                let ack = ack.map(|id| AckSender {
+                let ack = ack.map(|(id, session)| AckSender {
                     socket: socket.clone(),
                     id,
+                    session,
                     sent: Arc::new(AtomicBool::new(false)),
                 });
                 let event = Event {
@@ -336,6 +367,16 @@ impl Driver {
                 let _ = waiter.send(result);
             }
         }
+    }
+}
+
+impl Drop for Driver {
+    /// The task is gone (its work done, a listener panicked, or its runtime shut down):
+    /// every waiter is told the connection is gone, and later emits fail.
+    fn drop(&mut self) {
+        self.shared.dead.store(true, Ordering::Release);
+        let now = self.shared.clock.now();
+        lock(&self.shared.core).shut_down(now);
     }
 }
 
@@ -367,7 +408,32 @@ fn poll_websocket(slot: &mut WsSlot, cx: &mut Context<'_>, reports: &mut Vec<Rep
     let WsState::Open(ws) = &mut slot.state else {
         return true;
     };
-    if slot.unflushed > 0 {
+    if !slot.closing {
+        for _ in 0..PACKETS_PER_POLL {
+            match ws.poll_recv(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Incoming::Packet(packet)) => reports.push(Report::Packet(io, packet)),
+                Poll::Ready(Incoming::Undecodable) => {
+                    reports.push(Report::Undecodable(io));
+                    return false;
+                }
+                Poll::Ready(Incoming::Closed) => {
+                    reports.push(Report::Closed(io));
+                    return false;
+                }
+                Poll::Ready(Incoming::Error(error)) => {
+                    reports.push(Report::Failed(io, TransportFailure::WebSocket, error));
+                    return false;
+                }
+            }
+        }
+        if ws.has_received() {
+            // More is there: the rest next time, after the others had their turn.
+            cx.waker().wake_by_ref();
+        }
+    }
+    // Writes last: what was read may have queued pongs.
+    if slot.unflushed > 0 || ws.has_unwritten() {
         match ws.poll_flush(cx) {
             Poll::Ready(Ok(())) => {
                 for _ in 0..std::mem::take(&mut slot.unflushed) {
@@ -384,24 +450,7 @@ fn poll_websocket(slot: &mut WsSlot, cx: &mut Context<'_>, reports: &mut Vec<Rep
     if slot.closing {
         return slot.unflushed > 0 || ws.poll_close(cx).is_pending();
     }
-    loop {
-        match ws.poll_recv(cx) {
-            Poll::Pending => return true,
-            Poll::Ready(Incoming::Packet(packet)) => reports.push(Report::Packet(io, packet)),
-            Poll::Ready(Incoming::Undecodable) => {
-                reports.push(Report::Undecodable(io));
-                return false;
-            }
-            Poll::Ready(Incoming::Closed) => {
-                reports.push(Report::Closed(io));
-                return false;
-            }
-            Poll::Ready(Incoming::Error(error)) => {
-                reports.push(Report::Failed(io, TransportFailure::WebSocket, error));
-                return false;
-            }
-        }
-    }
+    true
 }
 
 impl Future for Driver {
@@ -420,21 +469,90 @@ impl Future for Driver {
                 this.timer = None;
             }
             let changed = this.shared.changed.swap(false, Ordering::AcqRel);
+            let now = this.shared.clock.now();
             if this.reports.is_empty() && !fired && !changed {
+                if this.finished(now) {
+                    return Poll::Ready(());
+                }
                 return Poll::Pending;
             }
-            let now = this.shared.clock.now();
-            let (done, armed) = this.step(now);
-            if done {
-                return Poll::Ready(());
-            }
-            // New transports and a new timer must be polled once to be woken later.
+            let armed = this.step(now);
+            // New transports, a new timer and new auth calls must be polled once to be
+            // woken later.
             let started = !this.transmits.is_empty();
             this.start_transmits();
+            let auths = this.auths.len();
             this.dispatch();
-            if !(started || armed || this.shared.changed.load(Ordering::Acquire)) {
+            if this.finished(now) {
+                return Poll::Ready(());
+            }
+            let asked = this.auths.len() > auths;
+            let more = !this.reports.is_empty() || this.shared.changed.load(Ordering::Acquire);
+            if !(started || armed || asked || more) {
                 return Poll::Pending;
             }
         }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A server that accepts connections and never answers: the driver's requests hang.
+    async fn silent_server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn the_task_ends_once_every_handle_is_dropped_even_with_requests_hanging() {
+        for transports in [
+            vec![crate::Transport::Polling],
+            vec![crate::Transport::WebSocket],
+        ] {
+            let url = silent_server().await;
+            let socket = crate::io(&url).transports(transports).connect().unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let shared = Arc::downgrade(&socket.token.shared);
+            drop(socket);
+            // Within LINGER (2 s) the task has let go of the manager's state.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+            while shared.upgrade().is_some() {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the driver still runs"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    #[test]
+    fn acks_fail_when_the_task_is_gone() {
+        let outer = tokio::runtime::Runtime::new().unwrap();
+        let url = outer.block_on(silent_server());
+        // The client runs on a runtime of its own, which is then shut down: its driver's
+        // task is dropped with it.
+        let inner = tokio::runtime::Runtime::new().unwrap();
+        let (socket, ack) = {
+            let _entered = inner.enter();
+            let socket = crate::io(&url).connect().unwrap();
+            let ack = socket.emit_with_ack("e", &()).unwrap();
+            (socket, ack)
+        };
+        drop(inner);
+        outer.block_on(async {
+            assert_eq!(ack.await.unwrap_err(), crate::AckError::Disconnected);
+        });
+        assert_eq!(socket.emit("e", &()), Err(crate::EmitError::Closed));
     }
 }

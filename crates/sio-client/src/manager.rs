@@ -54,6 +54,7 @@ impl Manager {
             abandoned: AtomicBool::new(false),
             // The driver's first poll has the first step to take.
             changed: AtomicBool::new(true),
+            dead: AtomicBool::new(false),
         });
         let token = Arc::new(HandleToken {
             shared: shared.clone(),
@@ -94,7 +95,8 @@ impl Manager {
                 _ => None,
             },
             auth_callback: matches!(options.auth, Auth::Callback(_)),
-            retries: options.retries,
+            // `retries: 0` is off in the official client (a falsy number).
+            retries: options.retries.filter(|&n| n > 0),
             ack_timeout: options.ack_timeout,
             buffer: options.offline_buffer,
         };

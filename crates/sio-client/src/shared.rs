@@ -39,6 +39,8 @@ pub(crate) struct ManagerShared {
     /// Set when a handle changed the core: the driver, woken, has work; a wake-up without
     /// it (a transport's) skips the core's lock.
     pub(crate) changed: AtomicBool,
+    /// Set when the driver's task is gone: emits fail at once.
+    pub(crate) dead: AtomicBool,
 }
 
 /// What a socket's handles and the driver share, apart from the core.
@@ -134,6 +136,8 @@ pub struct Event {
 pub struct AckSender {
     pub(crate) socket: Socket,
     pub(crate) id: u64,
+    /// The Engine.IO session the event came in: after a reconnection the id means nothing.
+    pub(crate) session: u64,
     pub(crate) sent: Arc<AtomicBool>,
 }
 

@@ -83,6 +83,10 @@ impl Socket {
     /// Emits `event` with `args`: a tuple is one argument per element, `()` none, any
     /// other value one argument. `bytes::Bytes` (anything serialised as bytes) is sent as
     /// binary, at any depth. Sent at once when connected, else kept in the offline buffer.
+    ///
+    /// The arguments are serialised while the connection's state is locked (that is how
+    /// the packet gets its place and its ack id): a `Serialize` implementation must not
+    /// call this client.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<Emitted, EmitError> {
         self.emitter().emit(event, args)
     }
@@ -306,12 +310,13 @@ impl Socket {
     /// Answers the server's event `id`.
     fn send_ack(
         &self,
+        session: u64,
         encode: impl FnOnce(Parser, &str) -> Result<Encoded, EncodeError>,
     ) -> Result<(), EmitError> {
         let nsp = &self.socket.nsp;
         self.with_core(|core, key, now| {
             let encoded = encode(core.parser(), nsp);
-            core.send_ack(now, key, encoded)
+            core.send_ack(now, key, session, encoded)
         })
     }
 }
@@ -357,6 +362,9 @@ impl<'a> Emitter<'a> {
         waiter: Option<Waiter>,
         encode: crate::core::Encode<'_>,
     ) -> Result<Emitted, EmitError> {
+        if self.socket.token.shared.dead.load(Ordering::Acquire) {
+            return Err(EmitError::Closed);
+        }
         let flags = self.flags;
         self.socket
             .with_core(|core, key, now| core.emit(now, key, event, flags, waiter, encode))
@@ -495,7 +503,7 @@ impl AckSender {
         }
         let id = self.id;
         self.socket
-            .send_ack(|parser, nsp| parser.encode_ack(nsp, id, args))
+            .send_ack(self.session, |parser, nsp| parser.encode_ack(nsp, id, args))
     }
 
     /// Answers with arguments as received.
@@ -504,8 +512,9 @@ impl AckSender {
             return Ok(());
         }
         let id = self.id;
-        self.socket
-            .send_ack(|parser, nsp| parser.encode_ack_args(nsp, id, args))
+        self.socket.send_ack(self.session, |parser, nsp| {
+            parser.encode_ack_args(nsp, id, args)
+        })
     }
 }
 

@@ -119,6 +119,20 @@ impl Args {
         }
     }
 
+    /// About how many bytes the arguments hold (what was received, attachments included;
+    /// 0 for values built by the application): for bounding buffers of them.
+    pub fn byte_len(&self) -> usize {
+        match &self.0 {
+            Repr::Empty | Repr::Values(_) => 0,
+            Repr::Json {
+                source,
+                attachments,
+                ..
+            } => source.len() + attachments.iter().map(Bytes::len).sum::<usize>(),
+            Repr::MsgPack { source, .. } => source.len(),
+        }
+    }
+
     /// The binary attachments, for arguments that came from the JSON parser.
     pub fn attachments(&self) -> &[Bytes] {
         match &self.0 {

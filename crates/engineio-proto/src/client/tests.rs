@@ -472,3 +472,29 @@ fn timestamps_follow_the_option() {
         matches!(&transmits(&mut session)[..], [ClientTransmit::Poll { url, .. }] if url.ends_with("transport=polling"))
     );
 }
+
+#[test]
+fn a_handshake_without_open_and_errors_after_the_close() {
+    let mut session = new_session(ClientOptions::default());
+    let [ClientTransmit::Poll { transport, .. }] = transmits(&mut session)[..] else {
+        panic!()
+    };
+    session.handle_poll_response(T0, transport, encode_payload(&[Packet::Noop]));
+    assert!(matches!(
+        &events(&mut session)[..],
+        [
+            ClientEvent::Error(TransportError {
+                failure: TransportFailure::Parse,
+                ..
+            }),
+            ClientEvent::Closed(CloseReason::TransportError)
+        ]
+    ));
+    // The goodbye POST of a closed session failing says nothing more.
+    let (mut session, t) = open_polling(&[], 1000);
+    session.close();
+    transmits(&mut session);
+    events(&mut session);
+    session.handle_error(T0, t, TransportFailure::Post, "reset".into());
+    assert!(events(&mut session).is_empty());
+}

@@ -33,6 +33,8 @@ impl<A> ManagerCore<A> {
         if socket.config.retries.is_some() && !flags.volatile {
             let id = socket.next_ack_id();
             let encoded = encode(parser, &socket.nsp, Some(id))?;
+            self.check_size(&encoded)?;
+            let socket = &mut self.sockets[key];
             let mut failed = Vec::new();
             let room = socket.make_room(encoded.byte_len(), &mut failed);
             self.fail_waiters(key, failed);
@@ -142,32 +144,37 @@ impl<A> ManagerCore<A> {
     /// Sends the head of the retry queue unless it is out already (or `force`: the
     /// socket has just connected, and the last try may have been lost).
     pub(super) fn drain_queue(&mut self, now: Timestamp, key: SocketKey, force: bool) {
-        let socket = &mut self.sockets[key];
-        if !socket.connected {
-            return;
-        }
-        let ack_timeout = socket.config.ack_timeout;
-        let Some(head) = socket.queue.front_mut() else {
-            return;
-        };
-        if head.pending && !force {
-            return;
-        }
-        head.pending = true;
-        head.tries += 1;
-        let (id, timeout, encoded) = (head.ack, head.timeout, head.encoded.clone());
-        let deadline = timeout.or(ack_timeout).map(|t| now + t);
-        socket.acks.insert(
-            id,
-            PendingAck {
-                waiter: None,
-                deadline,
-            },
-        );
-        if let Some(at) = deadline {
-            self.ack_deadlines.push(Reverse((at, key, id)));
-        }
-        if let Err(error) = self.send_packet(now, key, &encoded) {
+        // A loop, not a recursion: a run of packets that cannot be sent is dropped in turn.
+        let mut force = force;
+        loop {
+            let socket = &mut self.sockets[key];
+            if !socket.connected {
+                return;
+            }
+            let ack_timeout = socket.config.ack_timeout;
+            let Some(head) = socket.queue.front_mut() else {
+                return;
+            };
+            if head.pending && !force {
+                return;
+            }
+            head.pending = true;
+            head.tries += 1;
+            let (id, timeout, encoded) = (head.ack, head.timeout, head.encoded.clone());
+            let deadline = timeout.or(ack_timeout).map(|t| now + t);
+            socket.acks.insert(
+                id,
+                PendingAck {
+                    waiter: None,
+                    deadline,
+                },
+            );
+            if let Some(at) = deadline {
+                self.ack_deadlines.push(Reverse((at, key, id)));
+            }
+            let Err(error) = self.send_packet(now, key, &encoded) else {
+                return;
+            };
             tracing::warn!(%error, "a queued packet cannot be sent: dropped");
             self.sockets[key].acks.remove(&id);
             if let Some(packet) = self.sockets[key].pop_queued()
@@ -181,7 +188,7 @@ impl<A> ManagerCore<A> {
                     },
                 );
             }
-            self.drain_queue(now, key, false);
+            force = false;
         }
     }
 
@@ -218,14 +225,17 @@ impl<A> ManagerCore<A> {
     }
 
     /// Answers the server's event `id`.
+    /// Answers the server's event, in the session (`session`) it came in: after a
+    /// reconnection the id would name another event.
     pub(crate) fn send_ack(
         &mut self,
         now: Timestamp,
         key: SocketKey,
+        session: u64,
         encoded: Result<Encoded, EncodeError>,
     ) -> Result<(), EmitError> {
         let encoded = encoded?;
-        if !self.sockets[key].connected {
+        if !self.sockets[key].connected || session != self.session() {
             return Err(EmitError::Closed);
         }
         self.write(now, &encoded)
@@ -243,6 +253,19 @@ impl<A> ManagerCore<A> {
             && let Some((name, args)) = self.decode_own(encoded)
         {
             self.socket_output(key, SocketOutput::Outgoing { name, args });
+        }
+        Ok(())
+    }
+
+    /// Refuses a packet the open session's server would not take (over its `maxPayload`).
+    fn check_size(&self, encoded: &Encoded) -> Result<(), EmitError> {
+        let Some(engine) = self.engine.as_ref().filter(|e| e.is_open()) else {
+            return Ok(());
+        };
+        for message in encoded.messages() {
+            if let Err(SendError::TooLarge { len, max }) = engine.check(&message) {
+                return Err(EmitError::TooLarge { len, max });
+            }
         }
         Ok(())
     }

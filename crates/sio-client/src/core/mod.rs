@@ -65,15 +65,18 @@ pub(crate) enum Output<A> {
 
 #[derive(Debug)]
 pub(crate) enum SocketOutput<A> {
-    /// Ask the auth callback, then call [`ManagerCore::send_connect`].
-    NeedAuth,
+    /// Ask the auth callback, then call [`ManagerCore::send_connect`] with this session.
+    NeedAuth {
+        session: u64,
+    },
     Connect,
     ConnectError(ConnectError),
     Disconnect(DisconnectReason),
     Event {
         name: String,
         args: Args,
-        ack: Option<u64>,
+        /// The ack id and the session it must be answered in.
+        ack: Option<(u64, u64)>,
     },
     /// An event this socket sent (for catch-all outgoing listeners).
     Outgoing {
@@ -125,6 +128,9 @@ pub(crate) struct ManagerCore<A> {
     state: ReadyState,
     engine: Option<ClientSession>,
     session: u64,
+    /// Earlier sessions still writing what they were given before they close (a
+    /// DISCONNECT, say), by session number: they go on until they are closed.
+    closing: Vec<(u64, ClientSession)>,
     decoder: Decoder,
     backoff: Backoff,
     reconnecting: bool,
@@ -170,6 +176,7 @@ impl<A> ManagerCore<A> {
             state: ReadyState::Closed,
             engine: None,
             session: 0,
+            closing: Vec::new(),
             decoder: options.parser.decoder(client_limits()),
             backoff: Backoff::new(
                 options.reconnection_delay,
@@ -247,7 +254,10 @@ impl<A> ManagerCore<A> {
             (a, None) => a,
             (None, b) => b,
         };
-        let engine = self.engine.as_ref().and_then(ClientSession::poll_timeout);
+        let mut engine = self.engine.as_ref().and_then(ClientSession::poll_timeout);
+        for (_, closing) in &self.closing {
+            engine = earliest(engine, closing.poll_timeout());
+        }
         let ack = self.ack_deadlines.peek().map(|Reverse((at, _, _))| *at);
         earliest(
             earliest(engine, ack),
@@ -307,46 +317,60 @@ impl<A> ManagerCore<A> {
         }
     }
 
-    fn engine_of(&mut self, io: IoId) -> Option<&mut ClientSession> {
-        if io.session != self.session {
-            return None;
+    /// Runs `f` on the session `io` names, the current one or one still closing, and takes
+    /// what it produced.
+    fn with_engine(&mut self, now: Timestamp, io: IoId, f: impl FnOnce(&mut ClientSession)) {
+        if io.session == self.session {
+            if let Some(engine) = &mut self.engine {
+                f(engine);
+                self.pump(now);
+            }
+            return;
         }
-        self.engine.as_mut()
+        if let Some(i) = self
+            .closing
+            .iter()
+            .position(|(session, _)| *session == io.session)
+        {
+            f(&mut self.closing[i].1);
+            self.pump_closing(i);
+        }
+    }
+
+    /// Takes the requests of closing session `i` (its events are for nobody), and lets it
+    /// go once it is closed.
+    fn pump_closing(&mut self, i: usize) {
+        let (session, engine) = &mut self.closing[i];
+        while let Some(inner) = engine.poll_transmit() {
+            self.transmits.push_back(Transmit {
+                session: *session,
+                inner,
+            });
+        }
+        while engine.poll_event().is_some() {}
+        if engine.is_closed() {
+            self.closing.swap_remove(i);
+        }
     }
 
     pub(crate) fn handle_poll_response(&mut self, now: Timestamp, io: IoId, body: Bytes) {
-        if let Some(engine) = self.engine_of(io) {
-            engine.handle_poll_response(now, io.transport, body);
-            self.pump(now);
-        }
+        self.with_engine(now, io, |e| e.handle_poll_response(now, io.transport, body));
     }
 
     pub(crate) fn handle_opened(&mut self, now: Timestamp, io: IoId) {
-        if let Some(engine) = self.engine_of(io) {
-            engine.handle_opened(now, io.transport);
-            self.pump(now);
-        }
+        self.with_engine(now, io, |e| e.handle_opened(now, io.transport));
     }
 
     pub(crate) fn handle_packet(&mut self, now: Timestamp, io: IoId, packet: Packet) {
-        if let Some(engine) = self.engine_of(io) {
-            engine.handle_packet(now, io.transport, packet);
-            self.pump(now);
-        }
+        self.with_engine(now, io, |e| e.handle_packet(now, io.transport, packet));
     }
 
     pub(crate) fn handle_decode_error(&mut self, now: Timestamp, io: IoId) {
-        if let Some(engine) = self.engine_of(io) {
-            engine.handle_decode_error(now, io.transport);
-            self.pump(now);
-        }
+        self.with_engine(now, io, |e| e.handle_decode_error(now, io.transport));
     }
 
     pub(crate) fn handle_drain(&mut self, now: Timestamp, io: IoId) {
-        if let Some(engine) = self.engine_of(io) {
-            engine.handle_drain(now, io.transport);
-            self.pump(now);
-        }
+        self.with_engine(now, io, |e| e.handle_drain(now, io.transport));
     }
 
     pub(crate) fn handle_error(
@@ -356,17 +380,27 @@ impl<A> ManagerCore<A> {
         failure: TransportFailure,
         description: String,
     ) {
-        if let Some(engine) = self.engine_of(io) {
-            engine.handle_error(now, io.transport, failure, description);
-            self.pump(now);
-        }
+        self.with_engine(now, io, |e| {
+            e.handle_error(now, io.transport, failure, description)
+        });
     }
 
     pub(crate) fn handle_closed(&mut self, now: Timestamp, io: IoId) {
-        if let Some(engine) = self.engine_of(io) {
-            engine.handle_closed(now, io.transport);
-            self.pump(now);
-        }
+        self.with_engine(now, io, |e| e.handle_closed(now, io.transport));
+    }
+
+    /// The oldest session whose transports may still be in use: the driver lets go of
+    /// older ones' (but for POSTs under way).
+    pub(crate) fn oldest_session(&self) -> u64 {
+        self.closing
+            .iter()
+            .map(|(session, _)| *session)
+            .fold(self.session, u64::min)
+    }
+
+    /// The current session's number (auth answers and acks of an earlier one are stale).
+    pub(crate) fn session(&self) -> u64 {
+        self.session
     }
 
     /// Lets a late timer close an overdue session before anyone decides it is connected
@@ -375,6 +409,10 @@ impl<A> ManagerCore<A> {
         if let Some(engine) = &mut self.engine {
             engine.handle_timeout(now);
             self.pump(now);
+        }
+        for i in (0..self.closing.len()).rev() {
+            self.closing[i].1.handle_timeout(now);
+            self.pump_closing(i);
         }
     }
 
@@ -428,7 +466,7 @@ impl<A> ManagerCore<A> {
                 };
                 if self.state == ReadyState::Opening {
                     self.on_open_error(now, error);
-                } else {
+                } else if self.state == ReadyState::Open {
                     self.outputs
                         .push_back(Output::Manager(ManagerEvent::Error(error.clone())));
                     self.connect_error_to_waiting(&error);
@@ -468,6 +506,11 @@ impl<A> ManagerCore<A> {
             return;
         }
         self.drop_engine(now);
+        if !reconnect_attempt {
+            // Opened by hand: a reconnection waiting for its delay is not needed any more.
+            self.reconnect_at = None;
+            self.reconnecting = false;
+        }
         self.session += 1;
         let seed = (self.random() * (1u64 << 40) as f64) as u64;
         self.engine = Some(ClientSession::new(
@@ -486,22 +529,15 @@ impl<A> ManagerCore<A> {
     }
 
     /// Ends the engine session (if any) and takes its last requests.
-    fn drop_engine(&mut self, now: Timestamp) {
-        if let Some(engine) = &mut self.engine {
-            engine.close();
-            while let Some(inner) = engine.poll_transmit() {
-                self.transmits.push_back(Transmit {
-                    session: self.session,
-                    inner,
-                });
-            }
-            // A closing session (waiting to write what was sent) keeps going until it is
-            // done; only a finished or never-opened one is let go of now.
-            if engine.is_closed() {
-                self.engine = None;
-            }
-        }
-        let _ = now;
+    fn drop_engine(&mut self, _now: Timestamp) {
+        let Some(mut engine) = self.engine.take() else {
+            return;
+        };
+        engine.close();
+        // A closing session (waiting to write what was sent) goes on by itself until it is
+        // done, as the official client's engine does.
+        self.closing.push((self.session, engine));
+        self.pump_closing(self.closing.len() - 1);
     }
 
     fn on_open(&mut self, now: Timestamp) {
@@ -531,7 +567,6 @@ impl<A> ManagerCore<A> {
         self.open_deadline = None;
         self.state = ReadyState::Closed;
         self.drop_engine(now);
-        self.engine = None;
         self.outputs
             .push_back(Output::Manager(ManagerEvent::Error(error.clone())));
         self.connect_error_to_waiting(&error);
@@ -598,6 +633,21 @@ impl<A> ManagerCore<A> {
         self.reconnecting = false;
         self.reconnect_attempt = false;
         self.on_close(now, DisconnectReason::ForcedClose);
+    }
+
+    /// The driver is gone: closes, and lets go of every waiter (they see the connection
+    /// gone) and of everything buffered.
+    pub(crate) fn shut_down(&mut self, now: Timestamp) {
+        self.close(now);
+        for socket in &mut self.sockets {
+            socket.acks.clear();
+            socket.take_buffered();
+            while socket.pop_queued().is_some() {}
+            socket.active = false;
+        }
+        self.outputs.clear();
+        self.transmits.clear();
+        self.closing.clear();
     }
 
     /// A socket stopped being active: with none left, the manager closes.

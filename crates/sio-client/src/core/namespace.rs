@@ -39,17 +39,29 @@ impl<A> ManagerCore<A> {
 
     pub(super) fn socket_on_open(&mut self, now: Timestamp, key: SocketKey) {
         if self.sockets[key].config.auth_callback {
-            self.socket_output(key, SocketOutput::NeedAuth);
+            let session = self.session();
+            self.socket_output(key, SocketOutput::NeedAuth { session });
         } else {
             let auth = self.sockets[key].config.auth.clone();
-            self.send_connect(now, key, auth);
+            self.send_connect(now, key, self.session(), auth);
         }
     }
 
-    /// Sends the CONNECT packet with this auth payload.
-    pub(crate) fn send_connect(&mut self, now: Timestamp, key: SocketKey, auth: Option<Value>) {
+    /// Sends the CONNECT packet with this auth payload, if `session` (the one it was asked
+    /// for) is still the current one: a slow auth callback must not join twice.
+    pub(crate) fn send_connect(
+        &mut self,
+        now: Timestamp,
+        key: SocketKey,
+        session: u64,
+        auth: Option<Value>,
+    ) {
         let socket = &self.sockets[key];
-        if !socket.active || socket.connected || self.state != ReadyState::Open {
+        if !socket.active
+            || socket.connected
+            || self.state != ReadyState::Open
+            || session != self.session()
+        {
             return;
         }
         let data = socket.connect_data(auth);
@@ -101,6 +113,14 @@ impl<A> ManagerCore<A> {
                         result: Err(AckError::Disconnected),
                     },
                 ),
+                // The queue's head: a try lost with the connection counts when the try
+                // had a timeout; without one it is simply sent again on reconnection, as
+                // the official client does.
+                Some(PendingAck { deadline: None, .. }) => {
+                    if let Some(head) = self.sockets[key].queue.front_mut() {
+                        head.pending = false;
+                    }
+                }
                 Some(_) => self.queue_answer(now, key, id, Err(AckError::Disconnected)),
                 None => {}
             }
@@ -150,8 +170,13 @@ impl<A> ManagerCore<A> {
                         .to_owned(),
                 };
                 let data = data.get("data").cloned();
+                let connected = self.sockets[key].connected;
                 self.sockets[key].active = false;
                 self.on_socket_destroyed(now);
+                if connected {
+                    // A refusal for a socket already in (a server's mistake): it is out.
+                    self.socket_on_close(now, key, DisconnectReason::IoServerDisconnect);
+                }
                 self.socket_output(
                     key,
                     SocketOutput::ConnectError(ConnectError {
@@ -166,13 +191,7 @@ impl<A> ManagerCore<A> {
                 if socket.connected {
                     self.socket_event(key, name, args, ack);
                 } else {
-                    if socket.receive_buffer.len() >= socket.config.buffer.max_packets {
-                        tracing::warn!(nsp = %socket.nsp, "receive buffer full: oldest event dropped");
-                        socket.receive_buffer.pop_front();
-                    }
-                    socket
-                        .receive_buffer
-                        .push_back(Received { name, args, ack });
+                    socket.receive(Received { name, args, ack });
                 }
             }
             PacketKind::Ack { id, args } => {
@@ -210,6 +229,7 @@ impl<A> ManagerCore<A> {
         args: Args,
         ack: Option<u64>,
     ) {
+        let ack = ack.map(|id| (id, self.session()));
         let socket = &mut self.sockets[key];
         if socket.pid.is_some()
             && let Some(offset) = args.last_str()
@@ -231,8 +251,7 @@ impl<A> ManagerCore<A> {
         socket.recovered = pid.is_some() && socket.pid == pid;
         socket.pid = pid;
         socket.connected = true;
-        let received = std::mem::take(&mut socket.receive_buffer);
-        for event in received {
+        for event in socket.take_received() {
             self.socket_event(key, event.name, event.args, event.ack);
         }
         let buffered = self.sockets[key].take_buffered();

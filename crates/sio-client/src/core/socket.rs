@@ -75,7 +75,9 @@ pub(crate) struct SocketCore<A> {
     pub(crate) acks: HashMap<u64, PendingAck<A>>,
     pub(crate) send_buffer: VecDeque<Buffered>,
     pub(crate) queue: VecDeque<Queued<A>>,
-    pub(crate) receive_buffer: VecDeque<Received>,
+    receive_buffer: VecDeque<Received>,
+    /// Bytes in the receive buffer.
+    received_bytes: usize,
     /// Bytes in the send buffer and the queue.
     buffered_bytes: usize,
 }
@@ -97,6 +99,7 @@ impl<A> SocketCore<A> {
             send_buffer: VecDeque::new(),
             queue: VecDeque::new(),
             receive_buffer: VecDeque::new(),
+            received_bytes: 0,
             buffered_bytes: 0,
         }
     }
@@ -172,6 +175,34 @@ impl<A> SocketCore<A> {
             return Err(EmitError::BufferFull);
         }
         Ok(())
+    }
+
+    /// Keeps an event that came before the socket was connected (the official server
+    /// sends a recovered socket's missed packets before its CONNECT), within the buffer's
+    /// bounds: the oldest go first.
+    pub(crate) fn receive(&mut self, event: Received) {
+        let limits = self.config.buffer;
+        let bytes = event.args.byte_len();
+        while !self.receive_buffer.is_empty()
+            && (self.receive_buffer.len() >= limits.max_packets
+                || self.received_bytes + bytes > limits.max_bytes)
+        {
+            if let Some(dropped) = self.receive_buffer.pop_front() {
+                self.received_bytes -= dropped.args.byte_len();
+                tracing::warn!(nsp = %self.nsp, "receive buffer full: oldest event dropped");
+            }
+        }
+        if bytes > limits.max_bytes {
+            tracing::warn!(nsp = %self.nsp, bytes, "event over the receive buffer's size dropped");
+            return;
+        }
+        self.received_bytes += bytes;
+        self.receive_buffer.push_back(event);
+    }
+
+    pub(crate) fn take_received(&mut self) -> VecDeque<Received> {
+        self.received_bytes = 0;
+        std::mem::take(&mut self.receive_buffer)
     }
 
     pub(crate) fn push_buffered(&mut self, packet: Buffered) {

@@ -144,7 +144,7 @@ impl Harness {
                 },
                 Output::Transport(kind) => format!("transport {kind}"),
                 Output::Socket(key, output) => match output {
-                    SocketOutput::NeedAuth => format!("{key} need auth"),
+                    SocketOutput::NeedAuth { .. } => format!("{key} need auth"),
                     SocketOutput::Connect => {
                         format!("{key} connect {}", self.core.socket(key).recovered)
                     }
@@ -198,10 +198,14 @@ fn connects_emits_and_receives() {
     );
     assert_eq!(h.take_sent(), [r#"2["chat",1]"#]);
     h.server(T0, r#"25["news",{"a":1}]"#);
-    assert_eq!(h.take_events(), [r#"0 event news "[{\"a\":1}]" Some(5)"#]);
+    assert_eq!(
+        h.take_events(),
+        [r#"0 event news "[{\"a\":1}]" Some((5, 1))"#]
+    );
     // The answer to the server's ack goes out as an ACK.
     let ack = h.core.parser().encode_ack("/", 5, &("ok",));
-    h.core.send_ack(T0, key, ack).unwrap();
+    let session = h.core.session();
+    h.core.send_ack(T0, key, session, ack).unwrap();
     h.run(T0);
     assert_eq!(h.take_sent(), [r#"35["ok"]"#]);
     assert_eq!(
@@ -383,8 +387,20 @@ fn auth_is_sent_and_asked_for_again() {
     h.run(T0);
     assert_eq!(h.take_events(), ["2 need auth"]);
     assert!(h.take_sent().is_empty());
-    h.core
-        .send_connect(T0, key, Some(serde_json::json!({"token": "fresh"}).into()));
+    let session = h.core.session();
+    // An answer for an earlier session is stale.
+    h.core.send_connect(
+        T0,
+        key,
+        session - 1,
+        Some(serde_json::json!({"token": "stale"}).into()),
+    );
+    h.core.send_connect(
+        T0,
+        key,
+        session,
+        Some(serde_json::json!({"token": "fresh"}).into()),
+    );
     h.run(T0);
     assert_eq!(h.take_sent(), [r#"0/b,{"token":"fresh"}"#]);
 }
@@ -599,4 +615,78 @@ fn outgoing_listeners_and_parse_errors() {
         h.core.poll_timeout().is_some(),
         "a reconnection is scheduled"
     );
+}
+
+#[test]
+fn a_closing_session_finishes_its_writes_after_a_new_one_opens() {
+    let (mut h, key) = connected(options(), SocketConfig::default());
+    let old = h.ws.unwrap();
+    // The DISCONNECT is handed to the old session's WebSocket but not drained yet.
+    h.core.socket_disconnect(T0, key);
+    let out: Vec<_> = std::iter::from_fn(|| h.core.poll_transmit()).collect();
+    assert!(
+        matches!(
+            &out[..],
+            [Transmit {
+                inner: ClientTransmit::Send { .. },
+                ..
+            }]
+        ),
+        "{out:?}"
+    );
+    h.core.socket_connect(T0, key);
+    h.run(T0);
+    let new = h.ws.unwrap();
+    assert_ne!(new.session, old.session);
+    // The old session drains, then closes its own WebSocket; the new one goes on.
+    h.core.handle_drain(T0, old);
+    let out: Vec<_> = std::iter::from_fn(|| h.core.poll_transmit()).collect();
+    assert!(
+        out.iter()
+            .any(|t| t.session == old.session && matches!(t.inner, ClientTransmit::Close { .. })),
+        "{out:?}"
+    );
+    assert_eq!(h.core.oldest_session(), new.session);
+}
+
+#[test]
+fn opening_by_hand_ends_a_pending_reconnection() {
+    let (mut h, _key) = connected(options(), SocketConfig::default());
+    h.core.handle_closed(at(10), h.ws.unwrap());
+    h.run(at(10));
+    assert!(h.core.is_reconnecting());
+    h.core.open(at(20));
+    h.accept(at(20));
+    h.take_events();
+    assert!(!h.core.is_reconnecting());
+    // No stray attempt fires later.
+    h.tick(at(5000));
+    assert!(
+        h.take_events()
+            .iter()
+            .all(|e| !e.starts_with("reconnect_attempt"))
+    );
+}
+
+#[test]
+fn retries_without_a_timeout_do_not_count_a_lost_connection() {
+    let config = SocketConfig {
+        retries: Some(1),
+        ..SocketConfig::default()
+    };
+    let (mut h, key) = connected(options(), config);
+    h.emit(T0, key, "a", EmitFlags::default(), Some(1)).unwrap();
+    h.take_sent();
+    for round in 1..=3 {
+        h.core.handle_closed(at(round), h.ws.unwrap());
+        h.run(at(round));
+        let retry = h.core.poll_timeout().unwrap();
+        h.tick(retry);
+        h.accept(retry);
+        h.take_sent();
+        h.server(retry, r#"0{"sid":"s"}"#);
+        // Sent again on every reconnection, never given up.
+        assert_eq!(h.take_sent(), [r#"20["a",1]"#], "round {round}");
+    }
+    assert!(h.take_events().iter().all(|e| !e.contains("ack 1")));
 }

@@ -1,6 +1,7 @@
 //! Long-polling requests through hyper's pooled client, over TCP or rustls.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderName, HeaderValue};
@@ -22,8 +23,10 @@ struct Shared {
     connector: Connector,
 }
 
-/// A manager's HTTP side: the pooled client (shared by every manager with the default TLS
-/// settings), its extra headers and the response limit.
+/// A manager's HTTP side: its pooled client, its extra headers and the response limit.
+/// How long a POST, or a WebSocket's opening handshake, may take.
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+
 pub(crate) struct Http {
     inner: Result<Arc<Inner>, String>,
 }
@@ -34,25 +37,21 @@ struct Inner {
     max_payload: usize,
 }
 
+/// A manager's client. Each manager has its own (a pool bound to one runtime: managers
+/// on different runtimes must not share connections); the TLS settings, whose system
+/// roots are read once, are shared.
 fn shared(options: &crate::options::TlsOptions) -> Result<Shared, String> {
-    let build = || -> Result<Shared, String> {
-        let tls = super::tls::config(options)?;
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).build(connector.clone());
-        Ok(Shared { client, connector })
-    };
-    static DEFAULT: OnceLock<Result<Shared, String>> = OnceLock::new();
-    if options.root_certificates.is_none() && !options.danger_accept_invalid_certs {
-        return DEFAULT.get_or_init(build).clone();
-    }
-    build()
+    let tls = super::tls::config(options)?;
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config((*tls).clone())
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    let client = Client::builder(TokioExecutor::new()).build(connector.clone());
+    Ok(Shared { client, connector })
 }
 
 impl Http {
@@ -107,12 +106,17 @@ impl Http {
             let request = request
                 .body(Full::new(body.unwrap_or_default()))
                 .map_err(|error| error.to_string())?;
-            let response = inner
-                .shared
-                .client
-                .request(request)
-                .await
-                .map_err(|error| describe(&error))?;
+            let sent = inner.shared.client.request(request);
+            // A GET waits for the server as long as the heartbeat lets it; a POST is
+            // answered at once by a live server, and one that hangs is given up on (old
+            // sessions' goodbye POSTs must not pile up behind a half-dead server).
+            let response = match method {
+                Method::Get => sent.await,
+                Method::Post => tokio::time::timeout(WRITE_TIMEOUT, sent)
+                    .await
+                    .map_err(|_| "the POST timed out".to_owned())?,
+            }
+            .map_err(|error| describe(&error))?;
             if response.status() != StatusCode::OK {
                 return Err(format!("HTTP {}", response.status().as_u16()));
             }
@@ -129,13 +133,15 @@ impl Http {
         let inner = self.inner.clone();
         Box::pin(async move {
             let inner = inner?;
-            websocket::connect(
+            let connecting = websocket::connect(
                 inner.shared.connector.clone(),
                 &url,
                 &inner.headers,
                 inner.max_payload,
-            )
-            .await
+            );
+            tokio::time::timeout(WRITE_TIMEOUT, connecting)
+                .await
+                .map_err(|_| "the WebSocket handshake timed out".to_owned())?
         })
     }
 }

@@ -8,7 +8,9 @@ mod websocket;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use engineio_proto::Timestamp;
 
@@ -17,7 +19,7 @@ use crate::error::BuildError;
 pub(crate) use http::Http;
 pub(crate) use websocket::WebSocket;
 
-/// Time since the manager was made.
+/// Time since the manager was made, on tokio's clock (which tests may pause).
 pub(crate) struct Clock(Instant);
 
 impl Clock {

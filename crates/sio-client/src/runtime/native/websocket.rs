@@ -186,6 +186,9 @@ pub(crate) struct WebSocket {
     /// Reading is over (a close frame, the end, an error).
     done: bool,
     close_sent: bool,
+    /// A pong is queued and not yet written: a peer that pings without reading gets one
+    /// answer, not a growing pile (RFC 6455, 5.5.3, lets the latest stand for all).
+    pong_queued: bool,
 }
 
 impl WebSocket {
@@ -198,11 +201,22 @@ impl WebSocket {
             received: VecDeque::new(),
             done: false,
             close_sent: false,
+            pong_queued: false,
         }
     }
 
     fn frame(&mut self, opcode: Opcode, payload: &[u8]) {
         encode_client_frame(opcode, payload, super::mask(), &mut self.out);
+    }
+
+    /// Whether decoded messages wait to be taken.
+    pub(crate) fn has_received(&self) -> bool {
+        !self.received.is_empty()
+    }
+
+    /// Whether frames wait to be written (pongs, a close reply).
+    pub(crate) fn has_unwritten(&self) -> bool {
+        self.written < self.out.len()
     }
 
     /// Queues packets, one frame each; [`poll_flush`](Self::poll_flush) writes them.
@@ -233,6 +247,7 @@ impl WebSocket {
         }
         self.out.clear();
         self.written = 0;
+        self.pong_queued = false;
         if self.out.capacity() > KEEP_WRITE_BUFFER {
             self.out = Vec::new();
         }
@@ -275,13 +290,8 @@ impl WebSocket {
                 }
             });
             match read {
-                Poll::Pending => {
-                    // Pongs and close replies queued by what was decoded go out now.
-                    if self.written < self.out.len() {
-                        let _ = self.poll_flush(cx);
-                    }
-                    return Poll::Pending;
-                }
+                // Pongs queued by what was decoded are written by the driver's flush.
+                Poll::Pending => return Poll::Pending,
                 // The end of the stream, or a read error: the official client (`ws` in
                 // Node) sees both as a close.
                 Poll::Ready(false) => self.done = true,
@@ -303,7 +313,12 @@ impl WebSocket {
                 Ok(Some(WsMessage::Binary(data))) => self
                     .received
                     .push_back(Incoming::Packet(Packet::decode_binary(data))),
-                Ok(Some(WsMessage::Ping(payload))) => self.frame(Opcode::Pong, &payload),
+                Ok(Some(WsMessage::Ping(payload))) => {
+                    if !self.pong_queued {
+                        self.pong_queued = true;
+                        self.frame(Opcode::Pong, &payload);
+                    }
+                }
                 Ok(Some(WsMessage::Pong)) => {}
                 Ok(Some(WsMessage::Close(_))) => {
                     self.close_frame(1000);

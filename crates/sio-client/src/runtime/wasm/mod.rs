@@ -51,7 +51,9 @@ pub(crate) fn spawn(future: impl Future<Output = ()> + 'static) -> Result<(), Bu
 pub(crate) type Sleep = Pin<Box<gloo_timers::future::TimeoutFuture>>;
 
 pub(crate) fn sleep(delay: Duration) -> Sleep {
-    let ms = delay.as_millis().min(u32::MAX as u128) as u32;
+    // Rounded up (a timer that fires early is re-armed), and within `setTimeout`'s
+    // 32-bit signed range: a longer delay fires at once there, and the driver would spin.
+    let ms = delay.as_micros().div_ceil(1000).min(i32::MAX as u128) as u32;
     Box::pin(gloo_timers::future::TimeoutFuture::new(ms))
 }
 

@@ -119,6 +119,16 @@ impl WebSocket {
         }
     }
 
+    /// The browser keeps what it was given: nothing is left to take.
+    pub(crate) fn has_received(&self) -> bool {
+        false
+    }
+
+    /// The browser buffers what is sent.
+    pub(crate) fn has_unwritten(&self) -> bool {
+        false
+    }
+
     /// The browser buffers what is sent.
     pub(crate) fn poll_flush(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), String>> {
         Poll::Ready(Ok(()))
@@ -140,6 +150,7 @@ impl WebSocket {
 
 impl Drop for WebSocket {
     fn drop(&mut self) {
+        self.ws.set_onopen(None);
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
         self.ws.set_onerror(None);
