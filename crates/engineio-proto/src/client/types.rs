@@ -48,7 +48,7 @@ pub struct TransportId(pub(super) u64);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientTransmit {
     /// Send a long-polling GET to `url`; report its body with
-    /// [`handle_poll_response`](ClientSession::handle_poll_response).
+    /// [`handle_poll_response`](super::ClientSession::handle_poll_response).
     Poll {
         /// The transport it belongs to.
         transport: TransportId,
@@ -56,7 +56,7 @@ pub enum ClientTransmit {
         url: String,
     },
     /// POST `body` (a payload) to `url`; report its success with
-    /// [`handle_drain`](ClientSession::handle_drain).
+    /// [`handle_drain`](super::ClientSession::handle_drain).
     Post {
         /// The transport it belongs to.
         transport: TransportId,
@@ -65,7 +65,7 @@ pub enum ClientTransmit {
         /// The payload.
         body: Bytes,
     },
-    /// Open a WebSocket to `url`; report [`handle_opened`](ClientSession::handle_opened).
+    /// Open a WebSocket to `url`; report [`handle_opened`](super::ClientSession::handle_opened).
     Connect {
         /// The transport it is.
         transport: TransportId,
@@ -73,7 +73,7 @@ pub enum ClientTransmit {
         url: String,
     },
     /// Write these packets on the WebSocket, one frame each, in order after anything sent
-    /// before; report [`handle_drain`](ClientSession::handle_drain) once they are written.
+    /// before; report [`handle_drain`](super::ClientSession::handle_drain) once they are written.
     Send {
         /// The transport.
         transport: TransportId,
