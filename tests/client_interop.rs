@@ -85,6 +85,21 @@ async fn emits_acks_and_binary(kind: Kind) {
     let event = d.next("a", "event", |r| r["event"] == json!("echo")).await;
     assert_eq!(event["args"], json!([1, 2]));
 
+    // `compress: false` and `volatile` on a connected socket still deliver (this client
+    // never compresses, as a browser's page cannot either).
+    let answer = d
+        .call(json!({"op": "emit", "socket": "a", "event": "echo", "args": ["c"], "ack": true, "compress": false}))
+        .await;
+    assert_eq!(answer["args"], json!(["c"]));
+    d.ok(json!({"op": "emit", "socket": "a", "event": "echo", "args": ["v"], "volatile": true}))
+        .await;
+    let event = d
+        .next("a", "event", |r| {
+            r["event"] == json!("echo") && r["args"] == json!(["v"])
+        })
+        .await;
+    assert_eq!(event["ack"], json!(false));
+
     // Reserved names are refused.
     let answer = d.emit_ack("a", "connect", json!([]), None).await;
     assert_eq!(answer["ok"], json!(false));
