@@ -124,21 +124,24 @@ impl<A> ManagerCore<A> {
         }
     }
 
-    pub(super) fn fail_ack(&mut self, now: Timestamp, key: SocketKey, id: u64, error: AckError) {
+    /// Ends the wait for ack `id` with `result`: to its waiter, or to the retry queue
+    /// when it is the queue's head. Whether anybody was waiting.
+    pub(super) fn resolve_ack(
+        &mut self,
+        now: Timestamp,
+        key: SocketKey,
+        id: u64,
+        result: Result<Args, AckError>,
+    ) -> bool {
         match self.sockets[key].acks.remove(&id) {
             Some(PendingAck {
                 waiter: Some(waiter),
                 ..
-            }) => self.socket_output(
-                key,
-                SocketOutput::Ack {
-                    waiter,
-                    result: Err(error),
-                },
-            ),
-            Some(_) => self.queue_answer(now, key, id, Err(error)),
-            None => {}
+            }) => self.socket_output(key, SocketOutput::Ack { waiter, result }),
+            Some(_) => self.queue_answer(now, key, id, result),
+            None => return false,
         }
+        true
     }
 
     /// Sends the head of the retry queue unless it is out already (or `force`: the

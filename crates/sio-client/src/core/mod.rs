@@ -34,7 +34,7 @@ use crate::error::AckError;
 use crate::event::{ConnectError, DisconnectReason, ManagerEvent};
 use crate::options::ManagerOptions;
 use backoff::Backoff;
-use socket::{PendingAck, SocketCore};
+use socket::SocketCore;
 
 /// A socket of a manager.
 pub(crate) type SocketKey = usize;
@@ -298,21 +298,8 @@ impl<A> ManagerCore<A> {
                 .get(&id)
                 .is_some_and(|ack| ack.deadline == Some(at))
             {
-                let ack = socket.acks.remove(&id);
                 socket.unbuffer(id);
-                match ack {
-                    Some(PendingAck {
-                        waiter: Some(waiter),
-                        ..
-                    }) => self.socket_output(
-                        key,
-                        SocketOutput::Ack {
-                            waiter,
-                            result: Err(AckError::Timeout),
-                        },
-                    ),
-                    _ => self.queue_answer(now, key, id, Err(AckError::Timeout)),
-                }
+                self.resolve_ack(now, key, id, Err(AckError::Timeout));
             }
         }
     }

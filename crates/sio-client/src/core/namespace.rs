@@ -4,7 +4,7 @@
 use engineio_proto::Timestamp;
 use socketio_proto::{Args, PacketKind, Value};
 
-use super::socket::{PendingAck, Received, SocketConfig, SocketCore};
+use super::socket::{Received, SocketConfig, SocketCore};
 use super::{ManagerCore, Output, ReadyState, SocketKey, SocketOutput};
 use crate::error::AckError;
 use crate::event::{ConnectError, DisconnectReason};
@@ -102,28 +102,22 @@ impl<A> ManagerCore<A> {
             .filter(|&id| !socket.is_buffered(id))
             .collect();
         for id in gone {
-            match self.sockets[key].acks.remove(&id) {
-                Some(PendingAck {
-                    waiter: Some(waiter),
-                    ..
-                }) => self.socket_output(
-                    key,
-                    SocketOutput::Ack {
-                        waiter,
-                        result: Err(AckError::Disconnected),
-                    },
-                ),
-                // The queue's head: a try lost with the connection counts when the try
-                // had a timeout; without one it is simply sent again on reconnection, as
-                // the official client does.
-                Some(PendingAck { deadline: None, .. }) => {
-                    if let Some(head) = self.sockets[key].queue.front_mut() {
-                        head.pending = false;
-                    }
+            // The queue's head: a try lost with the connection counts when the try had a
+            // timeout; without one it is simply sent again on reconnection, as the
+            // official client does.
+            let socket = &mut self.sockets[key];
+            let queued_without_timeout = socket
+                .acks
+                .get(&id)
+                .is_some_and(|ack| ack.waiter.is_none() && ack.deadline.is_none());
+            if queued_without_timeout {
+                socket.acks.remove(&id);
+                if let Some(head) = socket.queue.front_mut() {
+                    head.pending = false;
                 }
-                Some(_) => self.queue_answer(now, key, id, Err(AckError::Disconnected)),
-                None => {}
+                continue;
             }
+            self.resolve_ack(now, key, id, Err(AckError::Disconnected));
         }
     }
 
@@ -195,23 +189,14 @@ impl<A> ManagerCore<A> {
                 }
             }
             PacketKind::Ack { id, args } => {
-                match self.sockets[key].acks.remove(&id) {
-                    Some(PendingAck {
-                        waiter: Some(waiter),
-                        ..
-                    }) => self.socket_output(
-                        key,
-                        SocketOutput::Ack {
-                            waiter,
-                            result: Ok(args),
-                        },
-                    ),
-                    Some(_) => self.queue_answer(now, key, id, Ok(args)),
+                let socket = &self.sockets[key];
+                if socket.acks.contains_key(&id) {
+                    self.resolve_ack(now, key, id, Ok(args));
+                } else if socket.queue.front().is_some_and(|q| q.ack == id) {
                     // An answer to a try of a queued packet that timed out still counts.
-                    None if self.sockets[key].queue.front().is_some_and(|q| q.ack == id) => {
-                        self.queue_answer(now, key, id, Ok(args))
-                    }
-                    None => tracing::debug!(id, "acknowledgement nobody waits for"),
+                    self.queue_answer(now, key, id, Ok(args));
+                } else {
+                    tracing::debug!(id, "acknowledgement nobody waits for");
                 }
             }
             PacketKind::Disconnect => {
@@ -259,7 +244,7 @@ impl<A> ManagerCore<A> {
             if let Err(error) = self.send_packet(now, key, &packet.encoded) {
                 tracing::warn!(%error, "a buffered packet cannot be sent: dropped");
                 if let Some(id) = packet.ack {
-                    self.fail_ack(now, key, id, AckError::Dropped);
+                    self.resolve_ack(now, key, id, Err(AckError::Dropped));
                 }
             }
         }
