@@ -11,8 +11,9 @@
 //! a server are not ([`FrameDecoder::new`] decodes for a server, [`FrameDecoder::client`]
 //! for a client), reserved bits are clear (no extension is negotiated), opcodes are known,
 //! control frames are whole and at most 125 bytes, fragments continue a started message,
-//! text is UTF-8, close frames are well formed. A message longer than the limit is refused as soon as its length is known,
-//! before any of it is stored, and so is one split into too many fragments.
+//! text is UTF-8, close frames are well formed. A message longer than the limit is refused
+//! as soon as its length is known, before any of it is stored, and so is one split into too
+//! many fragments.
 //!
 //! ```
 //! use engineio_proto::websocket::{FrameDecoder, WsMessage, encode_header, Opcode};
