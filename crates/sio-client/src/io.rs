@@ -298,7 +298,7 @@ impl SocketBuilder {
                 }
             })?
         };
-        let socket = manager.socket_without_connecting(&url.nsp, self.socket);
+        let socket = manager.build_socket(&url.nsp, self.socket);
         for setup in self.setup {
             setup(&socket);
         }

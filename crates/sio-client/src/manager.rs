@@ -70,20 +70,20 @@ impl Manager {
 
     /// The socket of namespace `nsp` (made with `options` the first time; the same socket
     /// afterwards, whatever the options). It connects at once, as `manager.socket()` does
-    /// with `autoConnect`, unless it is already active; see [`socket_builder`] to add
-    /// listeners first.
-    ///
-    /// [`socket_builder`]: crate::io
+    /// with `autoConnect`, unless it is already active. To add listeners before it
+    /// connects (so that none of its first events is missed), use
+    /// [`build_socket`](Self::build_socket) and then [`Socket::connect`].
     pub fn socket(&self, nsp: &str, options: SocketOptions) -> Socket {
-        let socket = self.socket_without_connecting(nsp, options);
+        let socket = self.build_socket(nsp, options);
         if !socket.active() {
             socket.connect();
         }
         socket
     }
 
-    /// The socket of `nsp`, made if needed, not connected.
-    pub(crate) fn socket_without_connecting(&self, nsp: &str, options: SocketOptions) -> Socket {
+    /// The socket of `nsp` (made with `options` the first time), not connected
+    /// (`autoConnect: false`).
+    pub fn build_socket(&self, nsp: &str, options: SocketOptions) -> Socket {
         let shared = self.shared();
         let mut sockets = lock(&shared.sockets);
         if let Some(socket) = sockets.iter().find(|s| s.nsp == nsp) {

@@ -172,7 +172,15 @@ impl Socket {
 
     /// Removes the listener `id` (of any kind). Whether it was there.
     pub fn off(&self, id: ListenerId) -> bool {
-        self.listeners().remove(id)
+        let (removed, outgoing) = {
+            let mut listeners = self.listeners();
+            (listeners.remove(id), !listeners.any_outgoing.is_empty())
+        };
+        if removed && !outgoing {
+            // No outgoing listener left: emits need not be decoded back for them.
+            self.with_core(|core, key, _| core.set_notify_outgoing(key, false));
+        }
+        removed
     }
 
     /// Removes every listener of `event`.

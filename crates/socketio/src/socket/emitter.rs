@@ -85,29 +85,37 @@ impl SocketEmitter<'_> {
         event: &str,
         args: &T,
     ) -> Result<Args, AckError> {
-        self.check(event)?;
-        let ns = &self.socket.0.ns;
-        let id = ns.next_ack_id();
-        let encoded = ns
-            .config
-            .parser
-            .encode_event(&ns.name, Some(id), event, args)
-            .map_err(EmitError::from)?;
+        let (id, encoded) = self.encode_with_ack(event, |parser, nsp, id| {
+            parser.encode_event(nsp, Some(id), event, args)
+        })?;
         self.ack_round(event, id, encoded).await
     }
 
     /// Emits arguments as received (a relay's, say) and waits for the acknowledgement;
     /// all its arguments.
     pub async fn emit_raw_with_ack(self, event: &str, args: &Args) -> Result<Args, AckError> {
+        let (id, encoded) = self.encode_with_ack(event, |parser, nsp, id| {
+            parser.encode_event_args(nsp, Some(id), event, args)
+        })?;
+        self.ack_round(event, id, encoded).await
+    }
+
+    /// Checks the event's name and encodes it with the next ack id (before any `.await`:
+    /// `encode` is not kept in the future).
+    fn encode_with_ack(
+        &self,
+        event: &str,
+        encode: impl FnOnce(
+            socketio_proto::Parser,
+            &str,
+            u64,
+        ) -> Result<Encoded, socketio_proto::EncodeError>,
+    ) -> Result<(u64, Encoded), AckError> {
         self.check(event)?;
         let ns = &self.socket.0.ns;
         let id = ns.next_ack_id();
-        let encoded = ns
-            .config
-            .parser
-            .encode_event_args(&ns.name, Some(id), event, args)
-            .map_err(EmitError::from)?;
-        self.ack_round(event, id, encoded).await
+        let encoded = encode(ns.config.parser, &ns.name, id).map_err(EmitError::from)?;
+        Ok((id, encoded))
     }
 
     /// Sends the event `encoded`, which asks for ack `id`, and waits for the answer.
