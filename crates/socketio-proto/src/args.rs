@@ -109,6 +109,22 @@ impl Args {
         }
     }
 
+    /// Typed arguments as a list, spread as an emit spreads them: a tuple gives one
+    /// argument per element, `()` none, anything else one (`bytes::Bytes` inside stays
+    /// binary).
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(args: &T) -> Result<Self, ArgsError> {
+        use crate::encode::{Shape, shape_of};
+        let shape = shape_of(args);
+        if shape == Shape::Unit {
+            return Ok(Args::new());
+        }
+        let value = Value::from_serialize(args).map_err(ArgsError::new)?;
+        Ok(match (shape, value) {
+            (Shape::Tuple, Value::Array(items)) => Args::from_values(items),
+            (_, value) => Args::from_values(vec![value]),
+        })
+    }
+
     /// Whether there are no arguments.
     pub fn is_empty(&self) -> bool {
         match &self.0 {
@@ -459,5 +475,27 @@ impl<'de> serde::Deserialize<'de> for MaybeStr {
             }
         }
         deserializer.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod from_serialize_tests {
+    use super::*;
+
+    #[test]
+    fn typed_arguments_spread_as_an_emit_spreads_them() {
+        assert!(Args::from_serialize(&()).unwrap().is_empty());
+        let two = Args::from_serialize(&("a", 1)).unwrap();
+        assert_eq!(
+            two.to_values().unwrap(),
+            vec![Value::from("a"), Value::from(1u64)]
+        );
+        let one = Args::from_serialize(&vec![1, 2]).unwrap();
+        assert_eq!(one.to_values().unwrap().len(), 1);
+        let binary = Args::from_serialize(&Bytes::from_static(b"\x01")).unwrap();
+        assert_eq!(
+            binary.to_values().unwrap(),
+            vec![Value::Binary(Bytes::from_static(b"\x01"))]
+        );
     }
 }

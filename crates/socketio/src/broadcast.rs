@@ -86,6 +86,14 @@ impl AckCollector {
             .len()
     }
 
+    fn get(&self, index: usize) -> Option<Args> {
+        self.responses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(index)
+            .cloned()
+    }
+
     fn take(&self) -> Vec<Args> {
         std::mem::take(&mut *self.responses.lock().unwrap_or_else(|p| p.into_inner()))
     }
@@ -242,19 +250,20 @@ impl BroadcastOperator {
         }
     }
 
-    fn forward(&self, event: &str, args: impl FnOnce() -> Option<Args>) {
+    fn forward(&self, event: &str, args: impl FnOnce() -> Option<Args>) -> Result<(), EmitError> {
         if self.local {
-            return;
+            return Ok(());
         }
         let adapter = self.ns.adapter();
         if !adapter.is_cluster() {
-            return;
+            return Ok(());
         }
-        let Some(args) = args() else { return };
+        let Some(args) = args() else { return Ok(()) };
         let message = self.cluster_message(event, args);
-        if let Err(error) = adapter.broadcast(&message) {
+        adapter.broadcast(&message).map_err(|error| {
             tracing::warn!(%error, "broadcast not forwarded to the cluster");
-        }
+            EmitError::Cluster(error)
+        })
     }
 
     /// Emits `event` to every targeted socket. `args` is spread into arguments as for
@@ -264,8 +273,7 @@ impl BroadcastOperator {
         let parser = self.ns.config.parser;
         let encoded = parser.encode_event(&self.ns.name, None, event, args)?;
         self.deliver(event, &encoded, &|| args_of(parser, &encoded))?;
-        self.forward(event, || args_of(parser, &encoded));
-        Ok(())
+        self.forward(event, || args_of(parser, &encoded))
     }
 
     /// Emits `event` with arguments as received (a relay), without re-encoding them.
@@ -274,8 +282,7 @@ impl BroadcastOperator {
         let parser = self.ns.config.parser;
         let encoded = parser.encode_event_args(&self.ns.name, None, event, args)?;
         self.deliver(event, &encoded, &|| Some(args.clone()))?;
-        self.forward(event, || Some(args.clone()));
-        Ok(())
+        self.forward(event, || Some(args.clone()))
     }
 
     /// Emits `event` and gathers one acknowledgement per socket reached, each answer's
@@ -323,21 +330,7 @@ impl BroadcastOperator {
             .encode_event(&self.ns.name, Some(id), event, args)
             .map_err(|error| BroadcastAckError::Emit(error.into()))?;
         let collector = AckCollector::new();
-        let mut waiting = Vec::new();
-        for socket in self.ns.local_sockets(&self.target) {
-            if socket
-                .register_ack(id, AckWaiter::Broadcast(collector.clone()))
-                .is_err()
-            {
-                continue;
-            }
-            socket.notify_outgoing(event, &|| args_of(parser, &encoded));
-            if socket.send(&encoded, self.volatile).is_ok() {
-                waiting.push(socket);
-            } else {
-                socket.unregister_ack(id);
-            }
-        }
+        let waiting = self.send_waiting_acks(event, id, &encoded, &collector);
         let timeout = self.timeout.unwrap_or(self.ns.config.ack_timeout);
         let adapter = self.ns.adapter();
         let remote = async {
@@ -389,9 +382,78 @@ impl BroadcastOperator {
         }
     }
 
+    /// Sends an event that asks for an acknowledgement (id `id`) to every local target,
+    /// each answer going to `collector`; returns the sockets that were sent it.
+    fn send_waiting_acks(
+        &self,
+        event: &str,
+        id: u64,
+        encoded: &Encoded,
+        collector: &Arc<AckCollector>,
+    ) -> Vec<Socket> {
+        let parser = self.ns.config.parser;
+        let mut waiting = Vec::new();
+        for socket in self.ns.local_sockets(&self.target) {
+            if socket
+                .register_ack(id, AckWaiter::Broadcast(collector.clone()))
+                .is_err()
+            {
+                continue;
+            }
+            socket.notify_outgoing(event, &|| args_of(parser, encoded));
+            if socket.send(encoded, self.volatile).is_ok() {
+                waiting.push(socket);
+            } else {
+                socket.unregister_ack(id);
+            }
+        }
+        waiting
+    }
+
+    /// Emits `event` (arguments as received) to **this server's** targeted sockets with
+    /// an acknowledgement each, and hands the answers over one by one as they come: what
+    /// a cluster adapter needs to answer another server's broadcast with acks (it reports
+    /// [`AckStream::expected`] first, then each answer).
+    pub fn emit_raw_with_local_acks(
+        &self,
+        event: &str,
+        args: &Args,
+    ) -> Result<AckStream, EmitError> {
+        Self::check(event)?;
+        let parser = self.ns.config.parser;
+        let id = self.ns.next_ack_id();
+        let encoded = parser.encode_event_args(&self.ns.name, Some(id), event, args)?;
+        let collector = AckCollector::new();
+        let waiting = self.send_waiting_acks(event, id, &encoded, &collector);
+        let timeout = self.timeout.unwrap_or(self.ns.config.ack_timeout);
+        Ok(AckStream {
+            collector,
+            waiting,
+            id,
+            read: 0,
+            deadline: tokio::time::Instant::now() + timeout,
+        })
+    }
+
     /// The targeted sockets, with what can be done to them (emit, join, leave,
-    /// disconnect, read data).
+    /// disconnect, read data). If the other servers of a cluster cannot be asked, this
+    /// server's sockets only, with a warning in the log: see
+    /// [`try_fetch_sockets`](Self::try_fetch_sockets) to get the error instead.
     pub async fn fetch_sockets(&self) -> Vec<RemoteSocket> {
+        match self.try_fetch_sockets().await {
+            Ok(sockets) => sockets,
+            Err((local, error)) => {
+                tracing::warn!(%error, "sockets of the other servers not fetched");
+                local
+            }
+        }
+    }
+
+    /// The targeted sockets of every server, or, when the other servers could not be
+    /// asked (or did not all answer in time), this server's sockets and the error.
+    pub async fn try_fetch_sockets(
+        &self,
+    ) -> Result<Vec<RemoteSocket>, (Vec<RemoteSocket>, crate::adapter::AdapterError)> {
         let mut sockets: Vec<RemoteSocket> = self
             .ns
             .local_sockets(&self.target)
@@ -410,10 +472,10 @@ impl BroadcastOperator {
                         remote: Some(self.ns.clone()),
                     })
                 })),
-                Err(error) => tracing::warn!(%error, "sockets of the other servers not fetched"),
+                Err(error) => return Err((sockets, error)),
             }
         }
-        sockets
+        Ok(sockets)
     }
 
     /// Puts the targeted sockets in these rooms.
@@ -457,6 +519,60 @@ impl BroadcastOperator {
             self.ns
                 .adapter()
                 .disconnect_sockets(&self.ns.name, &self.target, close);
+        }
+    }
+}
+
+/// The acknowledgements of [`BroadcastOperator::emit_raw_with_local_acks`], in arrival
+/// order. Dropping it stops the wait (late answers are ignored).
+pub struct AckStream {
+    collector: Arc<AckCollector>,
+    waiting: Vec<Socket>,
+    id: u64,
+    read: usize,
+    deadline: tokio::time::Instant,
+}
+
+impl fmt::Debug for AckStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AckStream")
+            .field("expected", &self.waiting.len())
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AckStream {
+    /// How many sockets were sent the event (as many answers may come).
+    pub fn expected(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// The next answer; `None` once every socket answered or the timeout passed.
+    pub async fn next(&mut self) -> Option<Args> {
+        loop {
+            if self.read >= self.waiting.len() {
+                return None;
+            }
+            let changed = self.collector.changed.notified();
+            if let Some(args) = self.collector.get(self.read) {
+                self.read += 1;
+                return Some(args);
+            }
+            if tokio::time::timeout_at(self.deadline, changed)
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+    }
+}
+
+impl Drop for AckStream {
+    fn drop(&mut self) {
+        for socket in &self.waiting {
+            socket.unregister_ack(self.id);
         }
     }
 }

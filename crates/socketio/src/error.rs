@@ -81,6 +81,9 @@ pub enum EmitError {
     ReservedEvent(String),
     /// The arguments could not be encoded.
     Encode(EncodeError),
+    /// Delivered to this server's sockets, but not forwarded to the other servers of the
+    /// cluster (the adapter's broker is down or refused it).
+    Cluster(crate::adapter::AdapterError),
 }
 
 impl fmt::Display for EmitError {
@@ -90,6 +93,10 @@ impl fmt::Display for EmitError {
             EmitError::BufferFull => f.write_str("the client's outgoing buffer is full"),
             EmitError::ReservedEvent(name) => write!(f, "\"{name}\" is a reserved event name"),
             EmitError::Encode(error) => fmt::Display::fmt(error, f),
+            EmitError::Cluster(error) => write!(
+                f,
+                "delivered on this server only, not to the rest of the cluster: {error}"
+            ),
         }
     }
 }
@@ -98,6 +105,7 @@ impl std::error::Error for EmitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             EmitError::Encode(error) => Some(error),
+            EmitError::Cluster(error) => Some(error),
             _ => None,
         }
     }

@@ -61,7 +61,7 @@ mod stats;
 pub use adapter::{
     Adapter, AdapterError, BroadcastMessage, LocalAdapter, RemoteAcks, RemoteSocketData, Target,
 };
-pub use broadcast::{BroadcastAckError, BroadcastOperator, RemoteSocket};
+pub use broadcast::{AckStream, BroadcastAckError, BroadcastOperator, RemoteSocket};
 pub use config::SlowConsumerPolicy;
 pub use engineio::{Cookie, Cors, EngineIoBuilder, Refusal, TransportKind, serve};
 pub use error::{AckError, ConnectError, DisconnectReason, EmitError};
@@ -71,7 +71,7 @@ pub use handler::{
 };
 pub use handshake::Handshake;
 pub use layer::{SocketIoLayer, SocketIoService};
-pub use namespace::{Namespace, ParentNamespace};
+pub use namespace::{Namespace, ParentNamespace, WeakNamespace};
 pub use recovery::{
     ConnectionStateRecovery, MemorySessionStore, PersistedSession, PreviousSession, Recovery,
     RecoveryError, RestoreFailure, RestoredSession, SessionStore,

@@ -183,7 +183,24 @@ impl NamespaceInner {
     }
 }
 
+/// A handle on a namespace that does not keep it alive (what an adapter, which the
+/// namespace owns, keeps of it): [`upgrade`](Self::upgrade) it to use it.
+#[derive(Clone, Debug)]
+pub struct WeakNamespace(std::sync::Weak<NamespaceInner>);
+
+impl WeakNamespace {
+    /// The namespace, while it exists.
+    pub fn upgrade(&self) -> Option<Namespace> {
+        self.0.upgrade().map(Namespace)
+    }
+}
+
 impl Namespace {
+    /// A handle that does not keep the namespace alive.
+    pub fn downgrade(&self) -> WeakNamespace {
+        WeakNamespace(Arc::downgrade(&self.0))
+    }
+
     /// The namespace's name (`/` for the main one).
     pub fn name(&self) -> &str {
         &self.0.name

@@ -1,0 +1,203 @@
+//! [`Emitter`]: emit to a cluster's clients from any Rust process, without a server,
+//! as `@socket.io/redis-emitter` does (the classic adapter's format, uid `"emitter"`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use socketio::{Args, ArgsError, IntoRooms};
+
+use crate::error::RedisAdapterError;
+use crate::link::Link;
+use crate::pubsub::PubSub;
+use crate::wire::classic::ClassicCodec;
+use crate::wire::{Codec, EventData, Opts, Request};
+
+/// The uid the official emitter publishes with (servers of every kind accept it).
+const UID: &str = "emitter";
+
+/// Names the emitter refuses, as the official one does.
+const RESERVED: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+/// An emit that was not sent.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EmitterError {
+    /// A name Socket.IO keeps for itself.
+    ReservedEvent(String),
+    /// The arguments do not serialise.
+    Args(ArgsError),
+    /// Redis did not take it.
+    Redis(RedisAdapterError),
+}
+
+impl fmt::Display for EmitterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EmitterError::ReservedEvent(name) => write!(f, "\"{name}\" is a reserved event name"),
+            EmitterError::Args(error) => fmt::Display::fmt(error, f),
+            EmitterError::Redis(error) => fmt::Display::fmt(error, f),
+        }
+    }
+}
+
+impl std::error::Error for EmitterError {}
+
+impl From<RedisAdapterError> for EmitterError {
+    fn from(error: RedisAdapterError) -> Self {
+        EmitterError::Redis(error)
+    }
+}
+
+/// Emits to the clients of a cluster whose servers use the classic adapter (Node's
+/// `createAdapter`, or [`RedisAdapter::classic`](crate::RedisAdapter::classic)) with the
+/// same `key`. Cheap to clone; [`of`](Self::of), [`to`](Self::to),
+/// [`except`](Self::except) and [`volatile`](Self::volatile) make refined copies.
+#[derive(Clone)]
+pub struct Emitter {
+    link: Arc<Link>,
+    key: Arc<str>,
+    nsp: String,
+    opts: Opts,
+}
+
+impl fmt::Debug for Emitter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emitter")
+            .field("key", &self.key)
+            .field("nsp", &self.nsp)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Emitter {
+    /// An emitter for namespace `/`; `key` is the servers' adapter `key` (`"socket.io"`
+    /// by default). Create it inside a Tokio runtime.
+    pub fn new(pubsub: impl PubSub, key: impl Into<String>) -> Self {
+        Emitter {
+            link: Link::start(Arc::new(pubsub)),
+            key: key.into().into(),
+            nsp: "/".to_owned(),
+            opts: Opts::default(),
+        }
+    }
+
+    /// The same emitter for another namespace (a leading `/` added if missing).
+    pub fn of(&self, nsp: &str) -> Self {
+        let nsp = if nsp.starts_with('/') {
+            nsp.to_owned()
+        } else {
+            format!("/{nsp}")
+        };
+        Emitter {
+            nsp,
+            opts: Opts::default(),
+            ..self.clone()
+        }
+    }
+
+    /// Only the sockets in these rooms (their union).
+    pub fn to(&self, rooms: impl IntoRooms) -> Self {
+        let mut emitter = self.clone();
+        emitter.opts.rooms.extend(rooms.into_rooms());
+        emitter
+    }
+
+    /// Leaves out the sockets in these rooms.
+    pub fn except(&self, rooms: impl IntoRooms) -> Self {
+        let mut emitter = self.clone();
+        emitter.opts.except.extend(rooms.into_rooms());
+        emitter
+    }
+
+    /// Dropped for clients that cannot take it at once.
+    pub fn volatile(&self) -> Self {
+        let mut emitter = self.clone();
+        emitter.opts.volatile = true;
+        emitter
+    }
+
+    fn codec(&self) -> ClassicCodec {
+        ClassicCodec::new(&self.key, &self.nsp, UID)
+    }
+
+    async fn send(&self, what: &'static str, request: Request) -> Result<(), EmitterError> {
+        let publish = self.codec().encode_request(&request);
+        Ok(self.link.send_and_wait(what, publish).await?)
+    }
+
+    fn event<T: Serialize + ?Sized>(event: &str, args: &T) -> Result<EventData, EmitterError> {
+        if RESERVED.contains(&event) {
+            return Err(EmitterError::ReservedEvent(event.to_owned()));
+        }
+        let args = Args::from_serialize(args)
+            .and_then(|args| args.to_values())
+            .map_err(EmitterError::Args)?;
+        Ok(EventData {
+            event: event.to_owned(),
+            args,
+        })
+    }
+
+    /// Emits `event`; `args` is spread as by `Socket::emit` (a tuple gives one argument
+    /// per element; `bytes::Bytes` inside travels as binary). Returns once Redis took it.
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<(), EmitterError> {
+        let data = Self::event(event, args)?;
+        let opts = self.opts.clone();
+        self.send("emit", Request::Broadcast { data, opts }).await
+    }
+
+    /// Puts the targeted sockets in these rooms.
+    pub async fn sockets_join(&self, rooms: impl IntoRooms) -> Result<(), EmitterError> {
+        let request = Request::SocketsJoin {
+            opts: self.opts.clone(),
+            rooms: rooms.into_rooms(),
+        };
+        self.send("sockets_join", request).await
+    }
+
+    /// Takes the targeted sockets out of these rooms.
+    pub async fn sockets_leave(&self, rooms: impl IntoRooms) -> Result<(), EmitterError> {
+        let request = Request::SocketsLeave {
+            opts: self.opts.clone(),
+            rooms: rooms.into_rooms(),
+        };
+        self.send("sockets_leave", request).await
+    }
+
+    /// Disconnects the targeted sockets (closing their connections with `close`).
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), EmitterError> {
+        let request = Request::DisconnectSockets {
+            opts: self.opts.clone(),
+            close,
+        };
+        self.send("disconnect_sockets", request).await
+    }
+
+    /// Emits to the servers' `on_server_side` handlers (no answers: the official emitter
+    /// has none either).
+    pub async fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<(), EmitterError> {
+        let data = Self::event(event, args)?;
+        let request = Request::ServerSideEmit {
+            request_id: None,
+            data,
+        };
+        self.send("server_side_emit", request).await
+    }
+}
