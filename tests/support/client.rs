@@ -21,7 +21,7 @@ use super::proxy::{Cut, Proxy};
 /// How long a test waits for any one thing.
 pub const WAIT: Duration = Duration::from_secs(15);
 
-fn example(name: &str) -> PathBuf {
+pub fn example(name: &str) -> PathBuf {
     // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
     let exe = std::env::current_exe().expect("the test's path");
     let profile = exe

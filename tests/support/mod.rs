@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod client;
+pub mod cluster;
 pub mod gateway;
 pub mod proxy;
 pub mod raw;

@@ -132,7 +132,8 @@ impl Link {
         })
     }
 
-    fn refuse(&self, what: &'static str, reason: &'static str) -> RedisAdapterError {
+    /// Counts and returns a refusal.
+    pub(crate) fn refuse(&self, what: &'static str, reason: &'static str) -> RedisAdapterError {
         self.counters.refused.fetch_add(1, Ordering::Relaxed);
         RedisAdapterError::Unavailable {
             operation: what,

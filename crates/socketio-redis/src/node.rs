@@ -226,10 +226,7 @@ impl Node {
     /// one).
     async fn other_servers(&self) -> Result<usize, RedisAdapterError> {
         if !self.link.pubsub.is_connected() {
-            return Err(RedisAdapterError::Unavailable {
-                operation: "server count",
-                reason: "Redis is unreachable",
-            });
+            return Err(self.link.refuse("server count", "Redis is unreachable"));
         }
         let channel = self.codec.count_channel();
         let count = self

@@ -1,11 +1,11 @@
 // Checks a running cluster from outside with official clients, as a user sees it: every
 // operation of shared/cluster/CONTRACT.md started on every node, binary included.
 //   node check.mjs all    http://127.0.0.1:3001,http://127.0.0.1:3002,...
-//   node check.mjs listen <urls>   (prints {"ready":true}, then what an emitter sent)
+//   node check.mjs listen <urls> <prefix>  (prints {"ready":true}, then what an emitter sent)
 import { io } from "socket.io-client";
 import { failAfter, step, sleep } from "../common.mjs";
 
-const [scenario, list] = process.argv.slice(2);
+const [scenario, list, prefix = "emitter"] = process.argv.slice(2);
 const urls = list.split(",");
 failAfter(scenario, 60000);
 
@@ -119,9 +119,11 @@ async function listen() {
   for (const socket of sockets) await call(socket, "join", "emitted");
   console.log(JSON.stringify({ ready: true }));
   await until("the emitter's events", () =>
-    sockets.every((s) => got(s, "emitter-all").length === 1 && got(s, "emitter-room").length === 1), 20000);
+    sockets.every((s) => got(s, `${prefix}-all`).length === 1 && got(s, `${prefix}-room`).length === 1), 20000);
+  await sleep(200);
   for (const socket of sockets) {
-    const [payload] = got(socket, "emitter-all")[0];
+    assert(socket.msgs.length === 2, `exactly the emitter's two events: ${JSON.stringify(socket.msgs)}`);
+    const [payload] = got(socket, `${prefix}-all`)[0];
     assert(Buffer.isBuffer(payload.bin), "the emitter's binary arrives as binary");
   }
   sockets.forEach((s) => s.close());

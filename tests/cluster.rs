@@ -1,0 +1,175 @@
+//! Clusters on Redis: our servers and Node servers with the official adapter packages in
+//! one cluster, official clients on each, every cross-server operation started from every
+//! node (so it crosses both ways), binary included; the official emitter and ours; and
+//! what a server does while Redis is down. Needs Redis on 127.0.0.1:6379 (the test script
+//! starts one when none answers) and `redis-server` for the private ones.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use sio_client::Transport;
+use socketio::{Args, EmitError, SocketIo, Value};
+use socketio_redis::{Emitter, RedisAdapter, RedisAdapterError, RedisPubSub};
+use support::cluster::{Kind, Listener, PrivateRedis, REDIS_URL, start_node, unique_key, urls};
+use tokio::sync::mpsc;
+
+/// Two of ours and one Node node, then the checker's every operation from each.
+async fn mixed_cluster(adapter: &str) {
+    let key = unique_key(adapter);
+    let a = start_node(Kind::Rust, "node-A", adapter, &key, REDIS_URL).await;
+    let b = start_node(Kind::Rust, "node-B", adapter, &key, REDIS_URL).await;
+    let c = start_node(Kind::Node, "node-C", adapter, &key, REDIS_URL).await;
+    let verdict = support::node(&["cluster/check.mjs", "all", &urls(&[&a, &b, &c])]).await;
+    assert_eq!(verdict["nodes"], json!(["node-A", "node-B", "node-C"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classic_adapter_mixed_with_node_every_operation_both_ways() {
+    mixed_cluster("classic").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_adapter_mixed_with_node_every_operation_both_ways() {
+    mixed_cluster("sharded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_emitter_reaches_our_nodes_and_ours_reaches_node_nodes() {
+    let key = unique_key("emitter");
+    let ours = start_node(Kind::Rust, "node-A", "classic", &key, REDIS_URL).await;
+    let theirs = start_node(Kind::Node, "node-B", "classic", &key, REDIS_URL).await;
+    let both = urls(&[&ours, &theirs]);
+
+    let listener = Listener::start(&both, "official").await;
+    support::node(&["cluster/emit.mjs", &key, "official"]).await;
+    assert_eq!(listener.finish().await["received"], json!(2));
+
+    let listener = Listener::start(&both, "rust").await;
+    let emitter = Emitter::new(RedisPubSub::connect(REDIS_URL).await.unwrap(), &key);
+    let all = json!({ "t": "rust-all" });
+    let mut payload = Value::from_serialize(&all).unwrap();
+    if let Value::Object(map) = &mut payload {
+        map.insert("bin".into(), Value::Binary(vec![7u8, 7].into()));
+    }
+    emitter.emit("msg", &(payload,)).await.unwrap();
+    emitter
+        .to("emitted")
+        .emit("msg", &json!({ "t": "rust-room" }))
+        .await
+        .unwrap();
+    assert!(matches!(
+        emitter.emit("disconnect", &()).await,
+        Err(socketio_redis::EmitterError::ReservedEvent(_))
+    ));
+    assert_eq!(listener.finish().await["received"], json!(2));
+}
+
+/// One of our servers on `redis`, serving on a free port; `who` answers server-side
+/// `who` events.
+async fn server(redis: &str, key: &str, who: &'static str) -> (SocketIo, RedisAdapter, String) {
+    let adapter = RedisAdapter::classic(RedisPubSub::connect(redis).await.unwrap(), key)
+        .requests_timeout(Duration::from_secs(2));
+    let io = SocketIo::builder()
+        .adapter(adapter.factory())
+        .build()
+        .unwrap();
+    io.of("/")
+        .on_server_side("who", move |_| Some(Args::from_values(vec![Value::from(who)])));
+    adapter.ready().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(socketio::serve(listener, io.clone()).into_future());
+    (io, adapter, url)
+}
+
+/// A client of `url` whose `msg` events arrive on the receiver (their first argument).
+fn client(url: &str) -> (sio_client::Socket, mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let socket = sio_client::io(url)
+        .transports(vec![Transport::WebSocket])
+        .on("msg", move |event: &sio_client::Event| {
+            let _ = tx.send(event.args().get::<String>(0).unwrap_or_default());
+        })
+        .connect()
+        .unwrap();
+    (socket, rx)
+}
+
+async fn next(what: &str, rx: &mut mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+        .unwrap()
+}
+
+async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_local_delivery_goes_on_cross_server_operations_fail_fast_and_recover() {
+    let mut redis = PrivateRedis::start().await;
+    let key = unique_key("down");
+    let (a, a_adapter, a_url) = server(&redis.url(), &key, "a").await;
+    let (_b, b_adapter, b_url) = server(&redis.url(), &key, "b").await;
+    let (_on_a, mut at_a) = client(&a_url);
+    let (_on_b, mut at_b) = client(&b_url);
+    until("both clients", || a.of("/").socket_count() == 1).await;
+    until("both clients", || _b.of("/").socket_count() == 1).await;
+
+    let answers = a.server_side_emit("who", &()).await.unwrap();
+    assert_eq!(answers.len(), 1);
+    a.emit("msg", "up").unwrap();
+    assert_eq!(next("the local delivery", &mut at_a).await, "up");
+    assert_eq!(next("the cross-server delivery", &mut at_b).await, "up");
+
+    redis.stop().await;
+    until("the adapter to see Redis go", || !a_adapter.metrics().connected).await;
+    // Local delivery goes on; the emit says it did not reach the rest of the cluster.
+    let result = a.emit("msg", "local only");
+    assert!(matches!(result, Err(EmitError::Cluster(_))), "{result:?}");
+    assert_eq!(next("local delivery without Redis", &mut at_a).await, "local only");
+    // Requests fail at once, with a clear error.
+    let started = std::time::Instant::now();
+    let error = a.server_side_emit("who", &()).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    assert!(
+        matches!(
+            RedisAdapterError::of(&error),
+            Some(RedisAdapterError::Unavailable { .. })
+        ),
+        "{error}"
+    );
+    let (local, error) = a.of("/").within("nowhere").try_fetch_sockets().await.unwrap_err();
+    assert!(local.is_empty());
+    assert!(error.to_string().contains("Redis is unreachable"), "{error}");
+    assert!(a_adapter.metrics().refused >= 3);
+
+    redis.restart().await;
+    until("the adapters to see Redis back", || {
+        a_adapter.metrics().connected && b_adapter.metrics().connected
+    })
+    .await;
+    // Subscriptions came back by themselves: B answers and receives again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match a.server_side_emit("who", &()).await {
+            Ok(answers) if answers.len() == 1 => break,
+            other => assert!(
+                tokio::time::Instant::now() < deadline,
+                "no answer from B after Redis came back: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    a.emit("msg", "back").unwrap();
+    assert_eq!(next("the local delivery", &mut at_a).await, "back");
+    assert_eq!(next("cross-server delivery after the outage", &mut at_b).await, "back");
+    assert!(at_b.try_recv().is_err(), "nothing else reached B");
+}
