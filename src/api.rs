@@ -31,6 +31,8 @@ pub(crate) struct ApiState {
     pub(crate) io: SocketIo,
     pub(crate) keys: Arc<Vec<String>>,
     pub(crate) metrics: Arc<Metrics>,
+    /// In a cluster: emits to namespaces with no socket on this node.
+    pub(crate) emitter: Option<socketio_redis::Emitter>,
 }
 
 /// An API answer: JSON, counted in the metrics.
@@ -172,8 +174,30 @@ pub(crate) async fn emit(
         }
     };
     let Some(ns) = namespace(&state.io, &request.namespace) else {
-        // No client has joined it yet: nobody to reach.
-        return Answer::ok(ENDPOINT, json!({ "ok": true, "sockets": 0 })).send(&state);
+        let Some(emitter) = &state.emitter else {
+            // No client has joined it yet: nobody to reach.
+            return Answer::ok(ENDPOINT, json!({ "ok": true, "sockets": 0 })).send(&state);
+        };
+        // None here, maybe some on the other nodes: how many is not known.
+        let mut emitter = emitter
+            .of(&request.namespace)
+            .to(request.rooms.clone())
+            .except(request.except.clone());
+        if request.volatile {
+            emitter = emitter.volatile();
+        }
+        return match emitter.emit_args(&request.event, &args).await {
+            Ok(()) => Answer::ok(ENDPOINT, json!({ "ok": true, "sockets": null })).send(&state),
+            Err(error @ socketio_redis::EmitterError::ReservedEvent(_)) => {
+                Answer::error(ENDPOINT, StatusCode::BAD_REQUEST, &error.to_string()).send(&state)
+            }
+            Err(error) => Answer::error(
+                ENDPOINT,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &error.to_string(),
+            )
+            .send(&state),
+        };
     };
     let mut operator = ns.to(request.rooms.clone()).except(request.except.clone());
     if request.volatile {
@@ -185,6 +209,13 @@ pub(crate) async fn emit(
         Err(error @ EmitError::ReservedEvent(_)) => {
             Answer::error(ENDPOINT, StatusCode::BAD_REQUEST, &error.to_string()).send(&state)
         }
+        // Delivered here, not to the other nodes: the backend should know and retry.
+        Err(error @ EmitError::Cluster(_)) => Answer::error(
+            ENDPOINT,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &error.to_string(),
+        )
+        .send(&state),
         Err(error) => Answer::error(
             ENDPOINT,
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -18,6 +18,7 @@ use tower::{Service, ServiceExt};
 use crate::api::{self, ApiState};
 use crate::assets;
 use crate::auth::Authenticator;
+use crate::cluster::Cluster;
 use crate::config::Settings;
 use crate::demo;
 use crate::metrics::Metrics;
@@ -63,6 +64,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 pub(crate) fn socket_io(
     settings: &Settings,
     metrics_slot: &MetricsSlot,
+    cluster: Option<&Cluster>,
 ) -> Result<SocketIo, String> {
     let origins = settings.allowed_origins.clone();
     let mut builder = SocketIo::builder().engine(|engine| {
@@ -94,6 +96,9 @@ pub(crate) fn socket_io(
     // Namespaces made by the patterns go away with their last socket: otherwise anyone
     // could fill the namespace limit (and /metrics) with names that match.
     builder = builder.cleanup_empty_child_namespaces(true);
+    if let Some(cluster) = cluster {
+        builder = builder.adapter(cluster.adapter.factory());
+    }
     if let Some(window) = settings.recovery_window {
         builder = builder.connection_state_recovery(ConnectionStateRecovery {
             max_disconnection_duration: window,
@@ -172,11 +177,17 @@ impl MetricsSlot {
 }
 
 /// The HTTP routes beside Socket.IO.
-pub(crate) fn router(settings: &Settings, io: &SocketIo, metrics: Arc<Metrics>) -> Router {
+pub(crate) fn router(
+    settings: &Settings,
+    io: &SocketIo,
+    metrics: Arc<Metrics>,
+    cluster: Option<Cluster>,
+) -> Router {
     let state = ApiState {
         io: io.clone(),
         keys: Arc::new(settings.api_keys.clone()),
         metrics: metrics.clone(),
+        emitter: cluster.map(|cluster| cluster.emitter),
     };
     let api = Router::new()
         .route("/api/v1/emit", post(api::emit))

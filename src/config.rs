@@ -24,6 +24,18 @@ pub(crate) enum AuthMode {
     Webhook,
 }
 
+/// The cluster adapter, as the cluster's Node servers configure theirs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum AdapterKind {
+    /// `@socket.io/redis-adapter`'s `createAdapter` (`PUBLISH`/`SUBSCRIBE`; what
+    /// `@socket.io/redis-emitter` reaches).
+    #[default]
+    Classic,
+    /// Its `createShardedAdapter` (Redis 7 sharded pub/sub, `dynamic` mode).
+    Sharded,
+}
+
 /// Log output.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -164,6 +176,21 @@ pub(crate) struct Cli {
     /// milliseconds [default: 10000].
     #[arg(long, env = "SIO_SHUTDOWN_TIMEOUT_MS", value_name = "MS")]
     pub(crate) shutdown_timeout_ms: Option<u64>,
+
+    /// Redis through which this server joins a cluster (`redis://host:port/db`): the
+    /// publish API of any node reaches the clients of every node. Without it the server
+    /// is alone.
+    #[arg(long, env = "SIO_REDIS_URL", value_name = "URL")]
+    pub(crate) redis_url: Option<String>,
+
+    /// The cluster's adapter, the one its Node servers use [default: classic].
+    #[arg(long, env = "SIO_ADAPTER", value_enum, value_name = "KIND")]
+    pub(crate) adapter: Option<AdapterKind>,
+
+    /// Prefix of the cluster's Redis channels (Node's `key`, or `channelPrefix` for the
+    /// sharded adapter) [default: socket.io].
+    #[arg(long, env = "SIO_REDIS_KEY", value_name = "PREFIX")]
+    pub(crate) redis_key: Option<String>,
 }
 
 /// The TOML file: the same options, all optional.
@@ -192,6 +219,17 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     shutdown_timeout_ms: Option<u64>,
+    redis_url: Option<String>,
+    adapter: Option<AdapterKind>,
+    redis_key: Option<String>,
+}
+
+/// How this server joins a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ClusterSettings {
+    pub(crate) redis_url: String,
+    pub(crate) adapter: AdapterKind,
+    pub(crate) key: String,
 }
 
 /// Claims a JWT must carry besides a valid signature and times.
@@ -249,6 +287,8 @@ pub(crate) struct Settings {
     pub(crate) log: String,
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
     pub(crate) shutdown_timeout: Duration,
+    /// `None`: a single server.
+    pub(crate) cluster: Option<ClusterSettings>,
 }
 
 /// Settings that cannot work, with what to fix.
@@ -373,6 +413,21 @@ impl Settings {
                 return Err(ConfigError("--tls-cert and --tls-key go together".into()));
             }
         };
+        let adapter = cli.adapter.or(file.adapter);
+        let redis_key = cli.redis_key.or(file.redis_key);
+        let cluster = match cli.redis_url.or(file.redis_url) {
+            Some(redis_url) => Some(ClusterSettings {
+                redis_url,
+                adapter: adapter.unwrap_or_default(),
+                key: redis_key.unwrap_or_else(|| "socket.io".to_owned()),
+            }),
+            None if adapter.is_some() || redis_key.is_some() => {
+                return Err(ConfigError(
+                    "--adapter and --redis-key need --redis-url".into(),
+                ));
+            }
+            None => None,
+        };
         let millis = Duration::from_millis;
         let recovery_window = cli
             .recovery_window_ms
@@ -418,6 +473,7 @@ impl Settings {
                     .or(file.shutdown_timeout_ms)
                     .unwrap_or(10_000),
             ),
+            cluster,
         })
     }
 }

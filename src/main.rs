@@ -7,6 +7,7 @@ mod api;
 mod app;
 mod assets;
 mod auth;
+mod cluster;
 mod config;
 mod demo;
 mod metrics;
@@ -92,6 +93,12 @@ fn banner(settings: &Settings, url: &str) {
         );
     }
     println!("  metrics:      {url}/metrics");
+    if let Some(cluster) = &settings.cluster {
+        println!(
+            "  cluster:      {:?} adapter through {} (prefix {})",
+            cluster.adapter, cluster.redis_url, cluster.key
+        );
+    }
 }
 
 #[tokio::main]
@@ -99,11 +106,19 @@ async fn main() -> Result<(), BoxError> {
     let settings = Settings::from_cli(Cli::parse())?;
     init_logs(&settings)?;
     let tls = tls_acceptor(&settings)?;
+    let cluster = match &settings.cluster {
+        Some(cluster) => Some(cluster::Cluster::connect(cluster).await?),
+        None => None,
+    };
     let slot = app::MetricsSlot::default();
-    let io = app::socket_io(&settings, &slot)?;
-    let metrics = metrics::Metrics::new(&io);
+    let io = app::socket_io(&settings, &slot, cluster.as_ref())?;
+    if let Some(cluster) = &cluster {
+        // Subscribed before serving, so no message of the other nodes is missed.
+        cluster.adapter.ready().await;
+    }
+    let metrics = metrics::Metrics::new(&io, cluster.as_ref().map(|c| c.adapter.clone()));
     slot.set(metrics.clone());
-    let router = app::router(&settings, &io, metrics);
+    let router = app::router(&settings, &io, metrics, cluster);
 
     let listener = TcpListener::bind(settings.listen)
         .await

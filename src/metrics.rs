@@ -23,7 +23,7 @@ pub(crate) struct Metrics {
 
 /// Reads the server's state and counters at each scrape.
 #[derive(Debug)]
-struct ServerCollector(SocketIo);
+struct ServerCollector(SocketIo, Option<socketio_redis::RedisAdapter>);
 
 fn gauge(
     encoder: &mut DescriptorEncoder<'_>,
@@ -146,15 +146,53 @@ impl Collector for ServerCollector {
         ] {
             counter(&mut encoder, name, help, &[(none(), value)])?;
         }
+        if let Some(adapter) = &self.1 {
+            let cluster = adapter.metrics();
+            gauge(
+                &mut encoder,
+                "socketio_adapter_connected",
+                "Whether the cluster's Redis answers (1) or not (0): while it does not, emits reach this node's clients only",
+                &[(none(), i64::from(cluster.connected))],
+            )?;
+            for (name, help, value) in [
+                (
+                    "socketio_adapter_published",
+                    "Messages published to the other nodes",
+                    cluster.published,
+                ),
+                (
+                    "socketio_adapter_publish_errors",
+                    "Messages Redis failed to take",
+                    cluster.publish_errors,
+                ),
+                (
+                    "socketio_adapter_refused",
+                    "Cross-node operations refused at once (Redis unreachable or the queue full)",
+                    cluster.refused,
+                ),
+                (
+                    "socketio_adapter_received",
+                    "Messages received from the other nodes",
+                    cluster.received,
+                ),
+                (
+                    "socketio_adapter_request_timeouts",
+                    "Requests to the other nodes that timed out",
+                    cluster.request_timeouts,
+                ),
+            ] {
+                counter(&mut encoder, name, help, &[(none(), value)])?;
+            }
+        }
         Ok(())
     }
 }
 
 impl Metrics {
     /// Metrics of `io`.
-    pub(crate) fn new(io: &SocketIo) -> Arc<Self> {
+    pub(crate) fn new(io: &SocketIo, adapter: Option<socketio_redis::RedisAdapter>) -> Arc<Self> {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(ServerCollector(io.clone())));
+        registry.register_collector(Box::new(ServerCollector(io.clone(), adapter)));
         let join_refusals = Family::<Labels, Counter>::default();
         registry.register(
             "socketio_join_refusals",

@@ -75,8 +75,9 @@ async fn server(redis: &str, key: &str, who: &'static str) -> (SocketIo, RedisAd
         .adapter(adapter.factory())
         .build()
         .unwrap();
-    io.of("/")
-        .on_server_side("who", move |_| Some(Args::from_values(vec![Value::from(who)])));
+    io.of("/").on_server_side("who", move |_| {
+        Some(Args::from_values(vec![Value::from(who)]))
+    });
     adapter.ready().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -107,7 +108,10 @@ async fn next(what: &str, rx: &mut mpsc::UnboundedReceiver<String>) -> String {
 async fn until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -130,15 +134,25 @@ async fn redis_down_local_delivery_goes_on_cross_server_operations_fail_fast_and
     assert_eq!(next("the cross-server delivery", &mut at_b).await, "up");
 
     redis.stop().await;
-    until("the adapter to see Redis go", || !a_adapter.metrics().connected).await;
+    until("the adapter to see Redis go", || {
+        !a_adapter.metrics().connected
+    })
+    .await;
     // Local delivery goes on; the emit says it did not reach the rest of the cluster.
     let result = a.emit("msg", "local only");
     assert!(matches!(result, Err(EmitError::Cluster(_))), "{result:?}");
-    assert_eq!(next("local delivery without Redis", &mut at_a).await, "local only");
+    assert_eq!(
+        next("local delivery without Redis", &mut at_a).await,
+        "local only"
+    );
     // Requests fail at once, with a clear error.
     let started = std::time::Instant::now();
     let error = a.server_side_emit("who", &()).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(
         matches!(
             RedisAdapterError::of(&error),
@@ -146,9 +160,17 @@ async fn redis_down_local_delivery_goes_on_cross_server_operations_fail_fast_and
         ),
         "{error}"
     );
-    let (local, error) = a.of("/").within("nowhere").try_fetch_sockets().await.unwrap_err();
+    let (local, error) = a
+        .of("/")
+        .within("nowhere")
+        .try_fetch_sockets()
+        .await
+        .unwrap_err();
     assert!(local.is_empty());
-    assert!(error.to_string().contains("Redis is unreachable"), "{error}");
+    assert!(
+        error.to_string().contains("Redis is unreachable"),
+        "{error}"
+    );
     assert!(a_adapter.metrics().refused >= 3);
 
     redis.restart().await;
@@ -170,6 +192,9 @@ async fn redis_down_local_delivery_goes_on_cross_server_operations_fail_fast_and
     }
     a.emit("msg", "back").unwrap();
     assert_eq!(next("the local delivery", &mut at_a).await, "back");
-    assert_eq!(next("cross-server delivery after the outage", &mut at_b).await, "back");
+    assert_eq!(
+        next("cross-server delivery after the outage", &mut at_b).await,
+        "back"
+    );
     assert!(at_b.try_recv().is_err(), "nothing else reached B");
 }

@@ -45,7 +45,13 @@ pub struct ClusterNode {
 }
 
 /// Starts a node and waits until it answers a polling handshake.
-pub async fn start_node(kind: Kind, name: &str, adapter: &str, key: &str, redis: &str) -> ClusterNode {
+pub async fn start_node(
+    kind: Kind,
+    name: &str,
+    adapter: &str,
+    key: &str,
+    redis: &str,
+) -> ClusterNode {
     let port = free_port();
     let mut command = match kind {
         Kind::Rust => Command::new(example("cluster_node")),
@@ -89,7 +95,8 @@ async fn answers_handshake(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)).await else {
         return false;
     };
-    let request = "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let request =
+        "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     if stream.write_all(request.as_bytes()).await.is_err() {
         return false;
     }
@@ -99,7 +106,11 @@ async fn answers_handshake(port: u16) -> bool {
 
 /// The URLs of these nodes, as the checker takes them.
 pub fn urls(nodes: &[&ClusterNode]) -> String {
-    nodes.iter().map(|n| n.url.as_str()).collect::<Vec<_>>().join(",")
+    nodes
+        .iter()
+        .map(|n| n.url.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The checker in `listen` mode: returns once its clients are connected (one per node,
@@ -164,7 +175,14 @@ impl PrivateRedis {
     /// Starts it again (on the same port) and waits until it accepts connections.
     pub async fn restart(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
@@ -172,7 +190,10 @@ impl PrivateRedis {
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "redis-server did not start");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

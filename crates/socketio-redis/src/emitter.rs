@@ -11,7 +11,8 @@ use crate::error::RedisAdapterError;
 use crate::link::Link;
 use crate::pubsub::PubSub;
 use crate::wire::classic::ClassicCodec;
-use crate::wire::{Codec, EventData, Opts, Request};
+use crate::wire::cluster::ClusterCodec;
+use crate::wire::{Codec, EventData, Opts, Request, SubscriptionMode};
 
 /// The uid the official emitter publishes with (servers of every kind accept it).
 const UID: &str = "emitter";
@@ -56,14 +57,23 @@ impl From<RedisAdapterError> for EmitterError {
     }
 }
 
+/// The servers' format.
+#[derive(Clone, Debug)]
+enum Format {
+    Classic,
+    Sharded(SubscriptionMode),
+}
+
 /// Emits to the clients of a cluster whose servers use the classic adapter (Node's
 /// `createAdapter`, or [`RedisAdapter::classic`](crate::RedisAdapter::classic)) with the
-/// same `key`. Cheap to clone; [`of`](Self::of), [`to`](Self::to),
+/// same `key`, or ([`Emitter::sharded`]) the sharded one, which the official emitter
+/// cannot reach. Cheap to clone; [`of`](Self::of), [`to`](Self::to),
 /// [`except`](Self::except) and [`volatile`](Self::volatile) make refined copies.
 #[derive(Clone)]
 pub struct Emitter {
     link: Arc<Link>,
     key: Arc<str>,
+    format: Format,
     nsp: String,
     opts: Opts,
 }
@@ -72,6 +82,7 @@ impl fmt::Debug for Emitter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Emitter")
             .field("key", &self.key)
+            .field("format", &self.format)
             .field("nsp", &self.nsp)
             .field("opts", &self.opts)
             .finish_non_exhaustive()
@@ -82,9 +93,25 @@ impl Emitter {
     /// An emitter for namespace `/`; `key` is the servers' adapter `key` (`"socket.io"`
     /// by default). Create it inside a Tokio runtime.
     pub fn new(pubsub: impl PubSub, key: impl Into<String>) -> Self {
+        Emitter::with_format(pubsub, key.into(), Format::Classic)
+    }
+
+    /// An emitter for servers that use the sharded adapter with this `channel_prefix`
+    /// and subscription mode (Node's `createShardedAdapter`, or
+    /// [`RedisAdapter::sharded`](crate::RedisAdapter::sharded)).
+    pub fn sharded(
+        pubsub: impl PubSub,
+        channel_prefix: impl Into<String>,
+        mode: SubscriptionMode,
+    ) -> Self {
+        Emitter::with_format(pubsub, channel_prefix.into(), Format::Sharded(mode))
+    }
+
+    fn with_format(pubsub: impl PubSub, key: String, format: Format) -> Self {
         Emitter {
             link: Link::start(Arc::new(pubsub)),
-            key: key.into().into(),
+            key: key.into(),
+            format,
             nsp: "/".to_owned(),
             opts: Opts::default(),
         }
@@ -125,8 +152,11 @@ impl Emitter {
         emitter
     }
 
-    fn codec(&self) -> ClassicCodec {
-        ClassicCodec::new(&self.key, &self.nsp, UID)
+    fn codec(&self) -> Box<dyn Codec> {
+        match self.format {
+            Format::Classic => Box::new(ClassicCodec::new(&self.key, &self.nsp, UID)),
+            Format::Sharded(mode) => Box::new(ClusterCodec::new(&self.key, &self.nsp, UID, mode)),
+        }
     }
 
     async fn send(&self, what: &'static str, request: Request) -> Result<(), EmitterError> {
@@ -155,6 +185,20 @@ impl Emitter {
         args: &T,
     ) -> Result<(), EmitterError> {
         let data = Self::event(event, args)?;
+        let opts = self.opts.clone();
+        self.send("emit", Request::Broadcast { data, opts }).await
+    }
+
+    /// Emits `event` with arguments as they are (a relay's, or a publish API's).
+    pub async fn emit_args(&self, event: &str, args: &Args) -> Result<(), EmitterError> {
+        if RESERVED.contains(&event) {
+            return Err(EmitterError::ReservedEvent(event.to_owned()));
+        }
+        let args = args.to_values().map_err(EmitterError::Args)?;
+        let data = EventData {
+            event: event.to_owned(),
+            args,
+        };
         let opts = self.opts.clone();
         self.send("emit", Request::Broadcast { data, opts }).await
     }
