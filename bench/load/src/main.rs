@@ -6,6 +6,7 @@
 //!                                                      every server, interleaved rounds
 //! scenarios: echo | fanout | connect | poll-echo
 //! options:   --conns N --secs S --warmup S --size BYTES --binary --receivers N --addrs N
+//!            --also PORT:PID (fanout: another server of the same cluster; repeatable)
 //! servers:   ours, socketioxide, node, floor (a raw WebSocket echo on our crate; echo only)
 //! ```
 //! A single-threaded tokio runtime: pin it to one core (`taskset -c 1`) and the servers to
@@ -23,7 +24,7 @@ use std::time::Duration;
 use scenarios::{Options, Report};
 
 fn usage() -> ! {
-    eprintln!("{}", include_str!("main.rs").lines().skip(3).take(8).collect::<Vec<_>>().join("\n"));
+    eprintln!("{}", include_str!("main.rs").lines().skip(3).take(9).collect::<Vec<_>>().join("\n"));
     std::process::exit(2);
 }
 
@@ -56,6 +57,7 @@ fn parse() -> Args {
             binary: false,
             receivers: 1000,
             addrs: 1,
+            also: Vec::new(),
         },
         rounds: 3,
         servers: vec!["ours".into(), "socketioxide".into(), "node".into()],
@@ -76,6 +78,13 @@ fn parse() -> Args {
             "--rounds" => parsed.rounds = value().parse().unwrap_or_else(|_| usage()),
             "--servers" => parsed.servers = value().split(',').map(str::to_owned).collect(),
             "--binary" => parsed.opts.binary = true,
+            "--also" => {
+                let value = value();
+                let (port, pid) = value.split_once(':').unwrap_or_else(|| usage());
+                let port: u16 = port.parse().unwrap_or_else(|_| usage());
+                let pid = pid.parse().unwrap_or_else(|_| usage());
+                parsed.opts.also.push((SocketAddr::from(([127, 0, 0, 1], port)), pid));
+            }
             _ => usage(),
         }
     }

@@ -18,6 +18,13 @@ pub fn cpu_micros(pid: u32) -> (f64, f64) {
     (ticks(11) * to_micros, ticks(12) * to_micros)
 }
 
+/// CPU time of several processes so far, summed.
+fn total_cpu(pids: &[u32]) -> (f64, f64) {
+    pids.iter()
+        .map(|&pid| cpu_micros(pid))
+        .fold((0.0, 0.0), |(u, k), (du, dk)| (u + du, k + dk))
+}
+
 /// Resident memory of a process in KiB.
 pub fn rss_kib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -29,9 +36,9 @@ pub fn rss_kib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// CPU of the server and of this process over a window.
+/// CPU of the servers (summed) and of this process over a window.
 pub struct Window {
-    server: u32,
+    servers: Vec<u32>,
     started: Instant,
     server_cpu: (f64, f64),
     own_cpu: (f64, f64),
@@ -48,18 +55,18 @@ pub struct Usage {
 }
 
 impl Window {
-    pub fn start(server: u32) -> Window {
+    pub fn start(servers: &[u32]) -> Window {
         Window {
-            server,
+            servers: servers.to_vec(),
             started: Instant::now(),
-            server_cpu: cpu_micros(server),
+            server_cpu: total_cpu(servers),
             own_cpu: cpu_micros(std::process::id()),
         }
     }
 
     pub fn stop(self) -> Usage {
         let elapsed = self.started.elapsed();
-        let server = cpu_micros(self.server);
+        let server = total_cpu(&self.servers);
         let own = cpu_micros(std::process::id());
         let micros = elapsed.as_secs_f64() * 1e6;
         Usage {

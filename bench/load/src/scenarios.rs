@@ -25,6 +25,26 @@ pub struct Options {
     pub receivers: usize,
     /// Loopback source addresses to spread connections over.
     pub addrs: usize,
+    /// More servers of the same cluster (address, pid): `fanout` spreads its receivers
+    /// over all of them, and CPU is summed over every server.
+    pub also: Vec<(SocketAddr, u32)>,
+}
+
+impl Options {
+    /// Every server's pid.
+    fn pids(&self) -> Vec<u32> {
+        std::iter::once(self.pid)
+            .chain(self.also.iter().map(|(_, pid)| *pid))
+            .collect()
+    }
+
+    /// The server of receiver `i` (round robin over the cluster).
+    fn server_of(&self, i: usize) -> SocketAddr {
+        match i % (self.also.len() + 1) {
+            0 => self.server,
+            n => self.also[n - 1].0,
+        }
+    }
 }
 
 /// What a scenario measured.
@@ -99,7 +119,7 @@ impl Clock {
 /// Runs warmup then the measured window, with the tasks `spawn` started.
 async fn timed(opts: &Options, clock: &Rc<Clock>) -> Usage {
     tokio::time::sleep(Duration::from_secs_f64(opts.warmup)).await;
-    let window = Window::start(opts.pid);
+    let window = Window::start(&opts.pids());
     clock.phase.set(Phase::Measure);
     tokio::time::sleep(Duration::from_secs_f64(opts.secs)).await;
     clock.phase.set(Phase::Stop);
@@ -254,7 +274,7 @@ pub async fn fanout(opts: &Options) -> Report {
     let arrived = Rc::new(Notify::new());
     let width = opts.size.max(8);
     for i in 0..opts.receivers {
-        let mut socket = match SioWs::connect(opts.server, source(opts, i)).await {
+        let mut socket = match SioWs::connect(opts.server_of(i), source(opts, i)).await {
             Ok(socket) => socket,
             Err(error) => {
                 tally.error(format!("connect: {error}"));
@@ -349,7 +369,7 @@ pub async fn connect(opts: &Options) -> Report {
     let tally = Rc::new(Tally::default());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = rss_kib(opts.pid);
-    let window = Window::start(opts.pid);
+    let window = Window::start(&opts.pids());
     let held = Rc::new(RefCell::new(Vec::with_capacity(opts.conns)));
     let next = Rc::new(Cell::new(0usize));
     let mut workers = Vec::new();
