@@ -52,6 +52,19 @@ pub async fn start_node(
     key: &str,
     redis: &str,
 ) -> ClusterNode {
+    start_node_with(kind, name, adapter, key, redis, &[]).await
+}
+
+/// [`start_node`] with more environment (`REDIS_CLUSTER`: the nodes of a Redis Cluster,
+/// comma-separated, which both node programs take instead of `REDIS_URL`).
+pub async fn start_node_with(
+    kind: Kind,
+    name: &str,
+    adapter: &str,
+    key: &str,
+    redis: &str,
+    env: &[(&str, &str)],
+) -> ClusterNode {
     let port = free_port();
     let mut command = match kind {
         Kind::Rust => Command::new(example("cluster_node")),
@@ -69,6 +82,7 @@ pub async fn start_node(
         .env("ADAPTER", adapter)
         .env("KEY", key)
         .env("REDIS_URL", redis)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
@@ -203,5 +217,177 @@ impl PrivateRedis {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
         }
+    }
+}
+
+/// A port `p` with `p + 10000` free too (a cluster node's bus port).
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = 20_000 + (rand::random::<u16>() % 20_000);
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 10_000) {
+            return port;
+        }
+    }
+}
+
+async fn redis_cli(args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(args)
+        .output()
+        .await
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A Redis Cluster of a test's own: three masters with a replica each, a node timeout of
+/// two seconds (so a failover happens within seconds), files in a temporary directory.
+pub struct PrivateCluster {
+    children: Vec<(u16, Child)>,
+    dir: std::path::PathBuf,
+}
+
+impl PrivateCluster {
+    pub async fn start() -> PrivateCluster {
+        let dir =
+            std::env::temp_dir().join(format!("sio-redis-cluster-{:x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut children = Vec::new();
+        for _ in 0..6 {
+            let port = free_cluster_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--cluster-enabled", "yes"])
+                .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+                .args([
+                    "--cluster-node-timeout",
+                    "2000",
+                    // A replica takes over however long ago it last heard from its master.
+                    "--cluster-replica-validity-factor",
+                    "0",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("redis-server runs");
+            children.push((port, child));
+        }
+        let cluster = PrivateCluster { children, dir };
+        for port in cluster.ports() {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "redis-server did not start"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let mut args = vec!["--cluster".to_owned(), "create".to_owned()];
+        args.extend(cluster.ports().iter().map(|p| format!("127.0.0.1:{p}")));
+        args.extend(["--cluster-replicas", "1", "--cluster-yes"].map(str::to_owned));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        redis_cli(&args).await;
+        cluster.wait_ok().await;
+        cluster
+    }
+
+    fn ports(&self) -> Vec<u16> {
+        self.children.iter().map(|(port, _)| *port).collect()
+    }
+
+    /// `redis://127.0.0.1:P,...` of the nodes still running.
+    pub fn urls(&self) -> String {
+        self.ports()
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Waits until every running node says the cluster is ok and agrees on three masters.
+    async fn wait_ok(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut ok = true;
+            for port in self.ports() {
+                let info = redis_cli(&["-p", &port.to_string(), "cluster", "info"]).await;
+                ok &= info.contains("cluster_state:ok");
+            }
+            if ok {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the Redis Cluster is not ok"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The port of the master that serves `channel`'s slot, as a running node sees it
+    /// (none while a failover is under way).
+    pub async fn master_of(&self, channel: &str) -> Option<u16> {
+        let port = self.ports()[0].to_string();
+        let slot: u32 = redis_cli(&["-p", &port, "cluster", "keyslot", channel])
+            .await
+            .trim()
+            .parse()
+            .expect("a slot");
+        let nodes = redis_cli(&["-p", &port, "cluster", "nodes"]).await;
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 9 || !fields[2].contains("master") || fields[2].contains("fail") {
+                continue;
+            }
+            let serves = fields[8..].iter().any(|range| {
+                let (a, b) = range.split_once('-').unwrap_or((range, range));
+                matches!((a.parse::<u32>(), b.parse::<u32>()), (Ok(a), Ok(b)) if (a..=b).contains(&slot))
+            });
+            if serves {
+                let address = fields[1].split('@').next().unwrap_or_default();
+                return address.rsplit(':').next()?.parse().ok();
+            }
+        }
+        None
+    }
+
+    /// Kills the master serving `channel`, and waits until its replica took over.
+    pub async fn fail_over(&mut self, channel: &str) -> u16 {
+        let master = self.master_of(channel).await.expect("a master");
+        let at = self
+            .children
+            .iter()
+            .position(|(p, _)| *p == master)
+            .unwrap();
+        let (_, mut child) = self.children.remove(at);
+        child.kill().await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            self.wait_ok().await;
+            if self
+                .master_of(channel)
+                .await
+                .is_some_and(|now| now != master)
+            {
+                return master;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no failover");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

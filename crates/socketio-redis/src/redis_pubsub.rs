@@ -1,8 +1,10 @@
-//! [`PubSub`] over Redis, through the `redis` crate's connection manager: one connection
-//! publishes (commands pipelined in order), one subscribes (RESP3, so messages arrive as
-//! push frames and the manager subscribes again by itself after a reconnection). A
-//! watchdog pings both every second, which is what makes a manager reconnect when no
-//! command would, and says in the log when Redis goes and comes back.
+//! [`PubSub`] over Redis, through the `redis` crate: a single server through its
+//! connection manager, or a Redis Cluster through its cluster connection. One connection
+//! publishes (in order), one subscribes (RESP3, so messages arrive as push frames and the
+//! connection subscribes again by itself after a reconnection, or after a failover moved a
+//! shard channel's slot). A watchdog pings both every second, which is what makes a
+//! manager reconnect when no command would, and says in the log when Redis goes and comes
+//! back.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +12,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
 use redis::{IntoConnectionInfo, ProtocolVersion, PushKind};
 use socketio::BoxFuture;
 
@@ -18,7 +22,9 @@ use crate::pubsub::{MessageHandler, PubSub, PubSubError, Publish, Subscription};
 /// How often the watchdog pings Redis.
 const WATCHDOG_PERIOD: Duration = Duration::from_secs(1);
 
-/// Redis as a [`PubSub`] broker (a single server, or the primary of a replicated pair).
+/// Redis as a [`PubSub`] broker: a single server ([`connect`](Self::connect)) or a Redis
+/// Cluster ([`connect_cluster`](Self::connect_cluster), where `PUBSUB NUMSUB` and
+/// `SHARDNUMSUB` are summed over its nodes).
 #[derive(Clone)]
 pub struct RedisPubSub {
     inner: Arc<Inner>,
@@ -32,12 +38,70 @@ impl std::fmt::Debug for RedisPubSub {
     }
 }
 
+/// A connection to a single server or to a cluster.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Connection {
+    async fn query<T: redis::FromRedisValue>(
+        &mut self,
+        command: &redis::Cmd,
+    ) -> redis::RedisResult<T> {
+        match self {
+            Connection::Single(connection) => command.query_async(connection).await,
+            Connection::Cluster(connection) => command.query_async(connection).await,
+        }
+    }
+
+    async fn subscription(
+        &mut self,
+        subscription: &Subscription,
+        add: bool,
+    ) -> redis::RedisResult<()> {
+        match (self, subscription) {
+            (Connection::Single(c), Subscription::Channel(name)) if add => c.subscribe(name).await,
+            (Connection::Single(c), Subscription::Channel(name)) => c.unsubscribe(name).await,
+            (Connection::Single(c), Subscription::Pattern(name)) if add => c.psubscribe(name).await,
+            (Connection::Single(c), Subscription::Pattern(name)) => c.punsubscribe(name).await,
+            // The manager has no method for these; it tracks them from the server's
+            // confirmations all the same, and subscribes again after a reconnection.
+            (Connection::Single(c), Subscription::Shard(name)) => {
+                let command = if add { "SSUBSCRIBE" } else { "SUNSUBSCRIBE" };
+                redis::cmd(command)
+                    .arg(name)
+                    .query_async::<redis::Value>(c)
+                    .await
+                    .map(drop)
+            }
+            (Connection::Cluster(c), Subscription::Channel(name)) if add => c.subscribe(name).await,
+            (Connection::Cluster(c), Subscription::Channel(name)) => c.unsubscribe(name).await,
+            (Connection::Cluster(c), Subscription::Pattern(name)) if add => {
+                c.psubscribe(name).await
+            }
+            (Connection::Cluster(c), Subscription::Pattern(name)) => c.punsubscribe(name).await,
+            (Connection::Cluster(c), Subscription::Shard(name)) if add => c.ssubscribe(name).await,
+            (Connection::Cluster(c), Subscription::Shard(name)) => c.sunsubscribe(name).await,
+        }
+    }
+}
+
 struct Inner {
-    publisher: ConnectionManager,
-    subscriber: ConnectionManager,
+    publisher: Connection,
+    subscriber: Connection,
     routes: Mutex<HashMap<Subscription, MessageHandler>>,
     connected: AtomicBool,
+    /// Cluster only: watchdog ticks left during which every subscription is made again
+    /// (after a node went away, its slots' shard channels must follow them to their new
+    /// masters, which the client does not always do by itself).
+    resync_ticks: std::sync::atomic::AtomicU32,
 }
+
+/// Ticks of resubscription after a cluster node went away (the failover takes a node
+/// timeout or more).
+const RESYNC_TICKS: u32 = 10;
 
 fn error(error: redis::RedisError) -> PubSubError {
     PubSubError(Box::new(error))
@@ -65,18 +129,62 @@ impl RedisPubSub {
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
         let client = redis::Client::open(info.set_redis_settings(resp3)).map_err(error)?;
-        let (push, mut pushed) = tokio::sync::mpsc::unbounded_channel();
+        let (push, pushed) = tokio::sync::mpsc::unbounded_channel();
         let config = manager_config()
             .set_push_sender(push)
             .set_automatic_resubscription();
         let subscriber = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(error)?;
+        Ok(RedisPubSub::start(
+            Connection::Single(publisher),
+            Connection::Single(subscriber),
+            pushed,
+        ))
+    }
+
+    /// Connects to a Redis Cluster through any of its nodes (`redis://host:port` each);
+    /// the others are discovered. Shard channels follow their slots through failovers.
+    pub async fn connect_cluster(nodes: &[&str]) -> Result<Self, PubSubError> {
+        let nodes: Vec<String> = nodes.iter().map(|node| (*node).to_owned()).collect();
+        let timeouts = |builder: ClusterClientBuilder| {
+            builder
+                .connection_timeout(Duration::from_secs(1))
+                .response_timeout(Duration::from_secs(3))
+        };
+        let publisher = timeouts(ClusterClientBuilder::new(nodes.clone()))
+            .build()
+            .map_err(error)?
+            .get_async_connection()
+            .await
+            .map_err(error)?;
+        let (push, pushed) = tokio::sync::mpsc::unbounded_channel();
+        let subscriber = timeouts(ClusterClientBuilder::new(nodes))
+            .use_protocol(ProtocolVersion::RESP3)
+            .push_sender(push)
+            .build()
+            .map_err(error)?
+            .get_async_connection()
+            .await
+            .map_err(error)?;
+        Ok(RedisPubSub::start(
+            Connection::Cluster(publisher),
+            Connection::Cluster(subscriber),
+            pushed,
+        ))
+    }
+
+    fn start(
+        publisher: Connection,
+        subscriber: Connection,
+        mut pushed: tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>,
+    ) -> Self {
         let inner = Arc::new(Inner {
             publisher,
             subscriber,
             routes: Mutex::default(),
             connected: AtomicBool::new(true),
+            resync_ticks: std::sync::atomic::AtomicU32::new(0),
         });
         let reader = Arc::downgrade(&inner);
         tokio::spawn(async move {
@@ -88,7 +196,7 @@ impl RedisPubSub {
             }
         });
         tokio::spawn(watchdog(Arc::downgrade(&inner)));
-        Ok(RedisPubSub { inner })
+        RedisPubSub { inner }
     }
 }
 
@@ -126,6 +234,12 @@ impl Inner {
             }
             PushKind::Disconnection => {
                 self.set_connected(false);
+                self.resync_ticks.store(RESYNC_TICKS, Ordering::Release);
+                return;
+            }
+            // A shard channel's slot moved (Redis 7 tells its subscribers so).
+            PushKind::SUnsubscribe => {
+                self.resync_ticks.store(RESYNC_TICKS, Ordering::Release);
                 return;
             }
             _ => return,
@@ -165,12 +279,12 @@ async fn watchdog(inner: Weak<Inner>) {
         };
         let (mut publisher, mut subscriber) = (strong.publisher.clone(), strong.subscriber.clone());
         drop(strong);
-        let ping = |connection: &mut ConnectionManager| {
+        let ping = |connection: &mut Connection| {
             let mut connection = connection.clone();
             async move {
                 tokio::time::timeout(
                     Duration::from_secs(2),
-                    redis::cmd("PING").query_async::<()>(&mut connection),
+                    connection.query::<()>(&redis::cmd("PING")),
                 )
                 .await
                 .is_ok_and(|answer| answer.is_ok())
@@ -181,26 +295,84 @@ async fn watchdog(inner: Weak<Inner>) {
             return;
         };
         strong.set_connected(a && b);
+        if !(a && b) {
+            strong.resync_ticks.store(RESYNC_TICKS, Ordering::Release);
+        }
+        if let Connection::Cluster(_) = strong.subscriber
+            && strong
+                .resync_ticks
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            let subscriptions: Vec<Subscription> = strong
+                .routes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .keys()
+                .cloned()
+                .collect();
+            let connection = strong.subscriber.clone();
+            // Subscribing again where one already is changes nothing. Each at once, each
+            // bounded: one to a node that is gone must not hold the others.
+            let again = subscriptions.iter().map(|subscription| {
+                let mut connection = connection.clone();
+                async move {
+                    let made = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        connection.subscription(subscription, true),
+                    )
+                    .await;
+                    matches!(made, Ok(Ok(())))
+                }
+            });
+            let made = futures_util::future::join_all(again).await;
+            tracing::debug!(
+                ?made,
+                "subscriptions made again after a cluster node went away"
+            );
+            if !made.iter().all(|&made| made) {
+                // Not all of them yet (the failover is under way): go on trying.
+                strong.resync_ticks.fetch_max(3, Ordering::AcqRel);
+            }
+        }
     }
 }
 
 impl PubSub for RedisPubSub {
     fn publish(&self, messages: Vec<Publish>) -> BoxFuture<Result<(), PubSubError>> {
-        let mut connection = self.inner.publisher.clone();
+        let connection = self.inner.publisher.clone();
+        let command = |message: &Publish| {
+            let mut command = redis::cmd(if message.shard { "SPUBLISH" } else { "PUBLISH" });
+            command.arg(&message.channel).arg(&message.payload);
+            command
+        };
         Box::pin(async move {
-            let mut pipeline = redis::pipe();
-            for message in &messages {
-                let command = if message.shard { "SPUBLISH" } else { "PUBLISH" };
-                pipeline
-                    .cmd(command)
-                    .arg(&message.channel)
-                    .arg(&message.payload)
-                    .ignore();
+            match connection {
+                Connection::Single(mut connection) => {
+                    let mut pipeline = redis::pipe();
+                    for message in &messages {
+                        pipeline.add_command(command(message)).ignore();
+                    }
+                    pipeline
+                        .query_async::<()>(&mut connection)
+                        .await
+                        .map_err(error)
+                }
+                // Each to its slot's node: sent in order (the first poll of each sends
+                // it), answered concurrently.
+                Connection::Cluster(connection) => {
+                    let sends = messages.iter().map(|message| {
+                        let mut connection = connection.clone();
+                        let command = command(message);
+                        async move { command.query_async::<()>(&mut connection).await }
+                    });
+                    futures_util::future::join_all(sends)
+                        .await
+                        .into_iter()
+                        .collect::<Result<(), _>>()
+                        .map_err(error)
+                }
             }
-            pipeline
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(error)
         })
     }
 
@@ -217,16 +389,10 @@ impl PubSub for RedisPubSub {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(subscription.clone(), handler);
             let mut connection = inner.subscriber.clone();
-            let result = match &subscription {
-                Subscription::Channel(channel) => connection.subscribe(channel).await,
-                Subscription::Pattern(pattern) => connection.psubscribe(pattern).await,
-                Subscription::Shard(channel) => redis::cmd("SSUBSCRIBE")
-                    .arg(channel)
-                    .query_async::<redis::Value>(&mut connection)
-                    .await
-                    .map(drop),
-            };
-            result.map_err(error)
+            connection
+                .subscription(&subscription, true)
+                .await
+                .map_err(error)
         })
     }
 
@@ -239,16 +405,10 @@ impl PubSub for RedisPubSub {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&subscription);
             let mut connection = inner.subscriber.clone();
-            let result = match &subscription {
-                Subscription::Channel(channel) => connection.unsubscribe(channel).await,
-                Subscription::Pattern(pattern) => connection.punsubscribe(pattern).await,
-                Subscription::Shard(channel) => redis::cmd("SUNSUBSCRIBE")
-                    .arg(channel)
-                    .query_async::<redis::Value>(&mut connection)
-                    .await
-                    .map(drop),
-            };
-            result.map_err(error)
+            connection
+                .subscription(&subscription, false)
+                .await
+                .map_err(error)
         })
     }
 
@@ -261,10 +421,10 @@ impl PubSub for RedisPubSub {
         let channel = channel.to_owned();
         Box::pin(async move {
             let kind = if shard { "SHARDNUMSUB" } else { "NUMSUB" };
-            let (_, count): (String, usize) = redis::cmd("PUBSUB")
-                .arg(kind)
-                .arg(&channel)
-                .query_async::<Vec<(String, usize)>>(&mut connection)
+            let mut command = redis::cmd("PUBSUB");
+            command.arg(kind).arg(&channel);
+            let (_, count): (String, usize) = connection
+                .query::<Vec<(String, usize)>>(&command)
                 .await
                 .map_err(error)?
                 .into_iter()

@@ -2,7 +2,7 @@
 // with the official packages: the reference our examples/cluster_node is checked against.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
-import { createClient } from "redis";
+import { createClient, createCluster } from "redis";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 
 const PORT = Number(process.env.PORT);
@@ -11,7 +11,11 @@ const ADAPTER = process.env.ADAPTER ?? "classic";
 const KEY = process.env.KEY ?? "";
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
-const pub = createClient({ url: REDIS_URL });
+// Not in the contract: the nodes of a Redis Cluster, for the tests that run one.
+const CLUSTER = process.env.REDIS_CLUSTER;
+const pub = CLUSTER
+  ? createCluster({ rootNodes: CLUSTER.split(",").map((url) => ({ url })) })
+  : createClient({ url: REDIS_URL });
 const sub = pub.duplicate();
 pub.on("error", (e) => console.error("redis pub:", e.message));
 sub.on("error", (e) => console.error("redis sub:", e.message));
