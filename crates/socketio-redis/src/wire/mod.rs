@@ -171,3 +171,35 @@ pub(crate) trait Codec: Send + Sync + 'static {
     /// The channel whose subscribers are the servers of the cluster.
     fn count_channel(&self) -> CountChannel;
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::classic::ClassicCodec;
+    use super::cluster::ClusterCodec;
+    use super::{Codec, SubscriptionMode};
+
+    proptest! {
+        /// Whatever another publisher on the broker sends, decoding returns (a message
+        /// or nothing) and never panics.
+        #[test]
+        fn any_bytes_on_any_channel_decode_without_panicking(
+            payload in proptest::collection::vec(any::<u8>(), 0..256),
+            json in "\\{[\"a-z:,\\[\\]{}0-9 ]{0,80}",
+            channel in prop::sample::select(vec![
+                "k#/#", "k#/#room#", "k-request#/#", "k-response#/#", "k-response#/#u#",
+                "k#/#u#", "other",
+            ]),
+        ) {
+            let codecs: [Box<dyn Codec>; 2] = [
+                Box::new(ClassicCodec::new("k", "/", "u")),
+                Box::new(ClusterCodec::new("k", "/", "u", SubscriptionMode::Dynamic)),
+            ];
+            for codec in &codecs {
+                let _ = codec.decode(channel, &payload);
+                let _ = codec.decode(channel, json.as_bytes());
+            }
+        }
+    }
+}
