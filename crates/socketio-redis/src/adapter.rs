@@ -31,7 +31,9 @@ enum Format {
 /// Build it inside a Tokio runtime (it starts its publishing and subscribing tasks),
 /// pass [`factory`](Self::factory) to [`SocketIoBuilder::adapter`](socketio::SocketIoBuilder::adapter),
 /// then await [`ready`](Self::ready) before serving, so no message of the others is
-/// missed.
+/// missed. Give each server its own [`PubSub`] connection (a `RedisPubSub` routes one
+/// handler per channel: two servers of one process sharing it would take each other's
+/// subscriptions).
 #[derive(Clone)]
 pub struct RedisAdapter {
     link: Arc<Link>,

@@ -17,16 +17,6 @@ use crate::wire::{Codec, EventData, Opts, Request, SubscriptionMode};
 /// The uid the official emitter publishes with (servers of every kind accept it).
 const UID: &str = "emitter";
 
-/// Names the emitter refuses, as the official one does.
-const RESERVED: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
-
 /// An emit that was not sent.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -165,7 +155,7 @@ impl Emitter {
     }
 
     fn event<T: Serialize + ?Sized>(event: &str, args: &T) -> Result<EventData, EmitterError> {
-        if RESERVED.contains(&event) {
+        if socketio_proto::is_reserved_event(event) {
             return Err(EmitterError::ReservedEvent(event.to_owned()));
         }
         let args = Args::from_serialize(args)
@@ -191,7 +181,7 @@ impl Emitter {
 
     /// Emits `event` with arguments as they are (a relay's, or a publish API's).
     pub async fn emit_args(&self, event: &str, args: &Args) -> Result<(), EmitterError> {
-        if RESERVED.contains(&event) {
+        if socketio_proto::is_reserved_event(event) {
             return Err(EmitterError::ReservedEvent(event.to_owned()));
         }
         let args = args.to_values().map_err(EmitterError::Args)?;
