@@ -12,8 +12,10 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use serde_json::json;
-use socketio::{BroadcastAckError, Event, Socket, SocketIo, Value};
-use socketio_redis::{RedisAdapter, RedisAdapterError, RedisPubSub, SubscriptionMode};
+use socketio::{BroadcastAckError, ConnectionStateRecovery, Event, Socket, SocketIo, Value};
+use socketio_redis::{
+    RedisAdapter, RedisAdapterError, RedisPubSub, StreamsOptions, SubscriptionMode,
+};
 
 struct Config {
     port: u16,
@@ -205,9 +207,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let adapter = match config.adapter.as_str() {
         "classic" => RedisAdapter::classic(redis, key("socket.io")),
         "sharded" => RedisAdapter::sharded(redis, key("socket.io"), SubscriptionMode::Dynamic),
-        other => return Err(format!("ADAPTER {other}: not supported (classic or sharded)").into()),
+        "streams" => RedisAdapter::streams(
+            redis,
+            StreamsOptions {
+                stream_name: key("socket.io"),
+                channel_prefix: key("socket.io"),
+                session_key_prefix: if config.key.is_empty() {
+                    "sio:session:".to_owned()
+                } else {
+                    format!("{}:session:", config.key)
+                },
+                ..StreamsOptions::default()
+            },
+        ),
+        other => {
+            return Err(
+                format!("ADAPTER {other}: not supported (classic, sharded or streams)").into(),
+            );
+        }
     };
-    let io = SocketIo::builder().adapter(adapter.factory()).build()?;
+    let mut builder = SocketIo::builder().adapter(adapter.factory());
+    if config.adapter == "streams" {
+        builder = builder.connection_state_recovery(ConnectionStateRecovery {
+            max_disconnection_duration: Duration::from_secs(120),
+            skip_middlewares: true,
+            ..ConnectionStateRecovery::default()
+        });
+    }
+    let io = builder.build()?;
     let node = config.node.clone();
     io.of("/").on_server_side("hello", move |_args| {
         Some(socketio::Args::from_values(vec![Value::from(
@@ -236,5 +263,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ = terminate.recv() => io.close(Duration::from_millis(500)).await,
         _ = tokio::signal::ctrl_c() => io.close(Duration::from_millis(500)).await,
     }
+    // The sessions of the clients let go are kept for their recovery elsewhere.
+    adapter.flush().await;
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 mod support;
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use serde_json::json;
@@ -36,6 +37,50 @@ async fn classic_adapter_mixed_with_node_every_operation_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_adapter_mixed_with_node_every_operation_both_ways() {
     mixed_cluster("sharded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_adapter_mixed_with_node_every_operation_both_ways() {
+    mixed_cluster("streams").await;
+}
+
+/// Clients of a node that stops (SIGTERM, as a harness stops it) recover on the others,
+/// ours and Node's in turn, while those keep broadcasting to them. On our servers each
+/// gets every packet once, in the stream's order; the Node server is held to what it
+/// does (it recovers them; its own broadcasts reach its clients before it reads earlier
+/// entries, so it is not held to the order).
+async fn recovery_elsewhere(dying: Kind, key: &str) {
+    let stopped = start_node(dying, "node-X", "streams", key, REDIS_URL).await;
+    let a = start_node(Kind::Rust, "node-A", "streams", key, REDIS_URL).await;
+    let c = start_node(Kind::Node, "node-C", "streams", key, REDIS_URL).await;
+    let listener = Listener::scenario(&["recover", &urls(&[&stopped, &a, &c])]).await;
+    stopped.terminate().await;
+    let verdict = listener.finish().await;
+    // In the log of the run: how the Node server did, which is not asserted.
+    let _ = writeln!(
+        std::io::stderr(),
+        "recovery after {dying:?} stopped: {verdict}"
+    );
+    let sent = verdict["sent"].as_u64().unwrap();
+    assert!(sent > 50, "{verdict}");
+    for victim in verdict["victims"].as_array().unwrap() {
+        assert_eq!(victim["recovered"], json!(true), "{verdict}");
+        if victim["on"] == json!(a.url) {
+            assert_eq!(victim["missing"], json!(0), "{verdict}");
+            assert_eq!(victim["duplicates"], json!(0), "{verdict}");
+            assert_eq!(victim["ordered"], json!(true), "{verdict}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_clients_of_a_stopped_rust_node_recover_on_the_others() {
+    recovery_elsewhere(Kind::Rust, &unique_key("recover-rust")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_clients_of_a_stopped_node_node_recover_on_the_others() {
+    recovery_elsewhere(Kind::Node, &unique_key("recover-node")).await;
 }
 
 /// Two of ours and one Node node on a three-master Redis Cluster; for the sharded

@@ -39,7 +39,7 @@ pub enum Kind {
 
 /// A running cluster node; killed when dropped.
 pub struct ClusterNode {
-    _child: Child,
+    child: Child,
     pub name: String,
     pub url: String,
 }
@@ -89,7 +89,7 @@ pub async fn start_node_with(
         .spawn()
         .expect("the cluster node starts");
     let node = ClusterNode {
-        _child: child,
+        child,
         name: name.to_owned(),
         url: format!("http://127.0.0.1:{port}"),
     };
@@ -102,6 +102,24 @@ pub async fn start_node_with(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     node
+}
+
+impl ClusterNode {
+    /// Stops the node as a harness does: SIGTERM, then SIGKILL after 3 s.
+    pub async fn terminate(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(Duration::from_secs(3), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
 }
 
 /// Whether `GET /socket.io/?EIO=4&transport=polling` answers 200.
@@ -136,8 +154,14 @@ pub struct Listener {
 
 impl Listener {
     pub async fn start(urls: &str, prefix: &str) -> Listener {
+        Listener::scenario(&["listen", urls, prefix]).await
+    }
+
+    /// The checker in any scenario that prints `{"ready":true}` before its verdict.
+    pub async fn scenario(args: &[&str]) -> Listener {
         let mut child = Command::new("node")
-            .args(["cluster/check.mjs", "listen", urls, prefix])
+            .arg("cluster/check.mjs")
+            .args(args)
             .current_dir(interop_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -9,12 +9,15 @@ use socketio::{Adapter, Namespace};
 use crate::link::{AdapterMetrics, Link};
 use crate::node::{Node, NodeAdapter, random_id};
 use crate::pubsub::PubSub;
+use crate::redis_pubsub::RedisPubSub;
+use crate::streams::{StreamLog, StreamsOptions};
 use crate::wire::classic::ClassicCodec;
 use crate::wire::cluster::ClusterCodec;
+use crate::wire::streams::StreamsCodec;
 use crate::wire::{Codec, SubscriptionMode};
 
 /// Which official Node adapter the servers of the cluster speak with.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Format {
     Classic {
         key: String,
@@ -22,6 +25,9 @@ enum Format {
     Sharded {
         prefix: String,
         mode: SubscriptionMode,
+    },
+    Streams {
+        log: Arc<StreamLog>,
     },
 }
 
@@ -44,7 +50,14 @@ pub struct RedisAdapter {
 impl std::fmt::Debug for RedisAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisAdapter")
-            .field("format", &self.format)
+            .field(
+                "format",
+                &match &self.format {
+                    Format::Classic { .. } => "classic",
+                    Format::Sharded { .. } => "sharded",
+                    Format::Streams { .. } => "streams",
+                },
+            )
             .field("requests_timeout", &self.requests_timeout)
             .finish_non_exhaustive()
     }
@@ -74,6 +87,24 @@ impl RedisAdapter {
         )
     }
 
+    /// The adapter of `@socket.io/redis-streams-adapter` (`createAdapter(client, {
+    /// streamName, channelPrefix, sessionKeyPrefix, maxLen, readCount, blockTimeInMs })`):
+    /// durable messages go through a Redis stream that every server reads, so that with
+    /// connection state recovery on
+    /// ([`SocketIoBuilder::connection_state_recovery`](socketio::SocketIoBuilder::connection_state_recovery))
+    /// a client recovers its session on any server, with every packet it missed, once and
+    /// in order; a server that lost Redis for a while reads on from the last entry it had.
+    /// The stream's entry ids are the offsets, as in Node.
+    pub fn streams(redis: RedisPubSub, options: StreamsOptions) -> Self {
+        let link = Link::start(Arc::new(redis.clone()));
+        let log = StreamLog::start(redis, options, link.clone());
+        RedisAdapter {
+            link,
+            format: Format::Streams { log },
+            requests_timeout: Duration::from_secs(5),
+        }
+    }
+
     fn new(pubsub: Arc<dyn PubSub>, format: Format) -> Self {
         RedisAdapter {
             link: Link::start(pubsub),
@@ -96,6 +127,7 @@ impl RedisAdapter {
     }
 
     fn adapter_of(&self, ns: &Namespace) -> Arc<dyn Adapter> {
+        let mut log = None;
         let (uid, codec): (String, Box<dyn Codec>) = match &self.format {
             Format::Classic { key } => {
                 // Node's classic adapter uses 6-character ids.
@@ -108,14 +140,42 @@ impl RedisAdapter {
                 let codec = Box::new(ClusterCodec::new(prefix, ns.name(), &uid, *mode));
                 (uid, codec)
             }
+            Format::Streams { log: stream } => {
+                let uid = random_id();
+                let prefix = &stream.options.channel_prefix;
+                let codec = Box::new(StreamsCodec::new(prefix, ns.name(), &uid));
+                log = Some(stream.clone());
+                (uid, codec)
+            }
         };
-        let node = Node::start(ns, uid, codec, self.link.clone(), self.requests_timeout);
+        let node = Node::start(
+            ns,
+            uid,
+            codec,
+            self.link.clone(),
+            log,
+            self.requests_timeout,
+        );
         Arc::new(NodeAdapter(node))
     }
 
-    /// Waits until every subscription asked for so far is in place.
+    /// Waits until every subscription asked for so far is in place (and, for the streams
+    /// adapter, until the stream is read from its end).
     pub async fn ready(&self) {
         self.link.settled().await;
+        if let Format::Streams { log } = &self.format {
+            log.started().await;
+        }
+    }
+
+    /// Waits until the stream entries and sessions queued so far were written (streams
+    /// adapter): call it after [`SocketIo::close`](socketio::SocketIo::close) and before
+    /// the process exits, so that the sessions of the clients it let go are kept for their
+    /// recovery on another server.
+    pub async fn flush(&self) {
+        if let Format::Streams { log } = &self.format {
+            log.flush().await;
+        }
     }
 
     /// Counters and the broker's state, for metrics and health checks.

@@ -40,6 +40,7 @@ mod link;
 mod node;
 mod pubsub;
 mod redis_pubsub;
+mod streams;
 mod wire;
 
 pub use adapter::RedisAdapter;
@@ -48,4 +49,5 @@ pub use error::RedisAdapterError;
 pub use link::AdapterMetrics;
 pub use pubsub::{MessageHandler, PubSub, PubSubError, Publish, Subscription};
 pub use redis_pubsub::RedisPubSub;
+pub use streams::StreamsOptions;
 pub use wire::SubscriptionMode;

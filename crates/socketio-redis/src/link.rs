@@ -35,8 +35,8 @@ pub struct AdapterMetrics {
 
 #[derive(Default)]
 pub(crate) struct Counters {
-    published: AtomicU64,
-    publish_errors: AtomicU64,
+    pub(crate) published: AtomicU64,
+    pub(crate) publish_errors: AtomicU64,
     refused: AtomicU64,
     pub(crate) received: AtomicU64,
     pub(crate) request_timeouts: AtomicU64,

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use socketio::{
-    Adapter, AdapterError, Args, BoxFuture, BroadcastMessage, BroadcastOperator, Handshake,
-    Namespace, RemoteAcks, RemoteSocket, RemoteSocketData, RoomEvent, SocketId, Target, Value,
+    Adapter, AdapterError, Args, BoxFuture, BroadcastMessage, BroadcastOperator,
+    ConnectionStateRecovery, Handshake, MemorySessionStore, Namespace, RemoteAcks, RemoteSocket,
+    RemoteSocketData, RoomEvent, SessionFetch, SessionStore, SocketId, Target, Value,
     WeakNamespace,
 };
 use tokio::sync::mpsc;
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::error::RedisAdapterError;
 use crate::link::Link;
 use crate::pubsub::MessageHandler;
+use crate::streams::{StreamLog, StreamStore};
 use crate::wire::{Codec, EventData, Incoming, Opts, Request, Response, object};
 
 /// Answers buffered per pending request at most (more are dropped: a request expects
@@ -29,6 +31,8 @@ pub(crate) struct Node {
     uid: String,
     codec: Box<dyn Codec>,
     link: Arc<Link>,
+    /// The stream of the streams adapter, which orders this server's replayable packets.
+    log: Option<Arc<StreamLog>>,
     pending: Mutex<HashMap<String, mpsc::Sender<Response>>>,
     requests_timeout: Duration,
 }
@@ -45,6 +49,7 @@ impl Node {
         uid: String,
         codec: Box<dyn Codec>,
         link: Arc<Link>,
+        log: Option<Arc<StreamLog>>,
         requests_timeout: Duration,
     ) -> Arc<Node> {
         let node = Arc::new(Node {
@@ -52,9 +57,13 @@ impl Node {
             uid,
             codec,
             link,
+            log,
             pending: Mutex::default(),
             requests_timeout,
         });
+        if let Some(log) = &node.log {
+            log.register(ns.name(), &node);
+        }
         let handler = Node::handler(Arc::downgrade(&node));
         for subscription in node.codec.subscriptions() {
             node.link.subscribe(subscription, handler.clone());
@@ -113,6 +122,45 @@ impl Node {
             }
             _ => {}
         }
+    }
+
+    /// An entry of the stream at `offset` (its id `id`): this server's own replayable
+    /// broadcasts are delivered here too, in the stream's order.
+    pub(crate) fn on_entry(self: &Arc<Self>, offset: u64, id: &str, fields: &[(String, Vec<u8>)]) {
+        let Some(Incoming::Request { uid, request }) = self.codec.decode_entry(fields) else {
+            return;
+        };
+        let Some(ns) = self.ns.upgrade() else { return };
+        let own = uid == self.uid;
+        if !own {
+            self.link.counters.received.fetch_add(1, Ordering::Relaxed);
+        }
+        match request {
+            Request::Broadcast { data, opts } => {
+                // Ours were delivered when emitted unless they are replayable.
+                if own && (opts.volatile || !ns.recovers()) {
+                    return;
+                }
+                let args = Args::from_values(data.args);
+                if let Err(error) = Self::local(&ns, &opts).emit_raw_at(offset, &data.event, &args)
+                {
+                    tracing::debug!(%error, id, "broadcast of the stream not delivered");
+                }
+            }
+            _ if own => {}
+            request => self.apply(&ns, &uid, request),
+        }
+    }
+
+    /// Sends a request to the other servers: appended to the stream if the format says
+    /// so, published otherwise.
+    fn send_request(&self, what: &'static str, request: &Request) -> Result<(), RedisAdapterError> {
+        if let Some(log) = &self.log
+            && let Some(fields) = self.codec.entry(request)
+        {
+            return log.append(what, fields);
+        }
+        self.link.send(what, self.codec.encode_request(request))
     }
 
     fn local(ns: &Namespace, opts: &Opts) -> BroadcastOperator {
@@ -427,8 +475,41 @@ impl Adapter for NodeAdapter {
             data: event_of(message)?,
             opts: opts_of(&message.target, message.volatile, None),
         };
-        let publish = self.0.codec.encode_request(&request);
-        Ok(self.0.link.send("broadcast", publish)?)
+        Ok(self.0.send_request("broadcast", &request)?)
+    }
+
+    fn sequences_broadcasts(&self) -> bool {
+        self.0.log.is_some()
+    }
+
+    fn session_store(&self, config: &ConnectionStateRecovery) -> Box<dyn SessionStore> {
+        match &self.0.log {
+            Some(log) => Box::new(StreamStore::new(config, log.clone())),
+            None => Box::new(MemorySessionStore::new(config)),
+        }
+    }
+
+    fn fetch_session(
+        &self,
+        config: &ConnectionStateRecovery,
+        pid: &str,
+        offset: Option<&str>,
+    ) -> Option<SessionFetch> {
+        let log = self.0.log.clone()?;
+        let node = self.0.clone();
+        let (pid, offset) = (pid.to_owned(), offset.map(str::to_owned));
+        let max_missed = config.max_missed_packets;
+        Some(Box::pin(async move {
+            let ns = node.ns.upgrade()?;
+            let reader = crate::streams::Reader {
+                log: &log,
+                codec: &*node.codec,
+                nsp: ns.name(),
+                parser: ns.parser(),
+                max_missed,
+            };
+            reader.fetch(&pid, offset.as_deref()).await
+        }))
     }
 
     fn broadcast_with_ack(
@@ -521,11 +602,7 @@ impl Adapter for NodeAdapter {
             opts: opts_of(target, false, None),
             rooms: rooms.to_vec(),
         };
-        if let Err(error) = self
-            .0
-            .link
-            .send("sockets_join", self.0.codec.encode_request(&request))
-        {
+        if let Err(error) = self.0.send_request("sockets_join", &request) {
             tracing::warn!(%error);
         }
     }
@@ -535,11 +612,7 @@ impl Adapter for NodeAdapter {
             opts: opts_of(target, false, None),
             rooms: rooms.to_vec(),
         };
-        if let Err(error) = self
-            .0
-            .link
-            .send("sockets_leave", self.0.codec.encode_request(&request))
-        {
+        if let Err(error) = self.0.send_request("sockets_leave", &request) {
             tracing::warn!(%error);
         }
     }
@@ -549,8 +622,7 @@ impl Adapter for NodeAdapter {
             opts: opts_of(target, false, None),
             close,
         };
-        let publish = self.0.codec.encode_request(&request);
-        if let Err(error) = self.0.link.send("disconnect_sockets", publish) {
+        if let Err(error) = self.0.send_request("disconnect_sockets", &request) {
             tracing::warn!(%error);
         }
     }

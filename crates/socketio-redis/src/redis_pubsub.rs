@@ -40,13 +40,13 @@ impl std::fmt::Debug for RedisPubSub {
 
 /// A connection to a single server or to a cluster.
 #[derive(Clone)]
-enum Connection {
+pub(crate) enum Connection {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
 }
 
 impl Connection {
-    async fn query<T: redis::FromRedisValue>(
+    pub(crate) async fn query<T: redis::FromRedisValue>(
         &mut self,
         command: &redis::Cmd,
     ) -> redis::RedisResult<T> {
@@ -88,7 +88,15 @@ impl Connection {
     }
 }
 
+/// Where the connections go, to open another one.
+#[derive(Clone)]
+enum Target {
+    Single(redis::ConnectionInfo),
+    Cluster(Vec<String>),
+}
+
 struct Inner {
+    target: Target,
     publisher: Connection,
     subscriber: Connection,
     routes: Mutex<HashMap<Subscription, MessageHandler>>,
@@ -120,6 +128,7 @@ impl RedisPubSub {
     /// built in). Fails if it does not answer now; later outages are survived.
     pub async fn connect(url: &str) -> Result<Self, PubSubError> {
         let info = url.into_connection_info().map_err(error)?;
+        let target = Target::Single(info.clone());
         let client = redis::Client::open(info.clone()).map_err(error)?;
         let publisher = ConnectionManager::new_with_config(client, manager_config())
             .await
@@ -137,6 +146,7 @@ impl RedisPubSub {
             .await
             .map_err(error)?;
         Ok(RedisPubSub::start(
+            target,
             Connection::Single(publisher),
             Connection::Single(subscriber),
             pushed,
@@ -147,6 +157,7 @@ impl RedisPubSub {
     /// the others are discovered. Shard channels follow their slots through failovers.
     pub async fn connect_cluster(nodes: &[&str]) -> Result<Self, PubSubError> {
         let nodes: Vec<String> = nodes.iter().map(|node| (*node).to_owned()).collect();
+        let target = Target::Cluster(nodes.clone());
         let timeouts = |builder: ClusterClientBuilder| {
             builder
                 .connection_timeout(Duration::from_secs(1))
@@ -168,6 +179,7 @@ impl RedisPubSub {
             .await
             .map_err(error)?;
         Ok(RedisPubSub::start(
+            target,
             Connection::Cluster(publisher),
             Connection::Cluster(subscriber),
             pushed,
@@ -175,11 +187,13 @@ impl RedisPubSub {
     }
 
     fn start(
+        target: Target,
         publisher: Connection,
         subscriber: Connection,
         mut pushed: tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>,
     ) -> Self {
         let inner = Arc::new(Inner {
+            target,
             publisher,
             subscriber,
             routes: Mutex::default(),
@@ -197,6 +211,72 @@ impl RedisPubSub {
         });
         tokio::spawn(watchdog(Arc::downgrade(&inner)));
         RedisPubSub { inner }
+    }
+}
+
+impl RedisPubSub {
+    /// Opens a connection of its own, whose commands may block for up to
+    /// `response_timeout` (the streams adapter's `XREAD ... BLOCK`).
+    pub(crate) async fn dedicated(
+        &self,
+        response_timeout: Duration,
+    ) -> Result<Connection, PubSubError> {
+        match &self.inner.target {
+            Target::Single(info) => {
+                let client = redis::Client::open(info.clone()).map_err(error)?;
+                let config = manager_config().set_response_timeout(Some(response_timeout));
+                let manager = ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(error)?;
+                Ok(Connection::Single(manager))
+            }
+            Target::Cluster(nodes) => {
+                let connection = ClusterClientBuilder::new(nodes.clone())
+                    .connection_timeout(Duration::from_secs(1))
+                    .response_timeout(response_timeout)
+                    .build()
+                    .map_err(error)?
+                    .get_async_connection()
+                    .await
+                    .map_err(error)?;
+                Ok(Connection::Cluster(connection))
+            }
+        }
+    }
+
+    /// The connection commands are sent on (shared; commands must not block).
+    pub(crate) fn commands(&self) -> Connection {
+        self.inner.publisher.clone()
+    }
+}
+
+impl Connection {
+    /// Runs `commands` in this order (one pipeline on a single server; on a cluster each
+    /// to its slot's node, sent in order and answered concurrently), ignoring answers.
+    pub(crate) async fn run_all(&self, commands: Vec<redis::Cmd>) -> Result<(), PubSubError> {
+        match self.clone() {
+            Connection::Single(mut connection) => {
+                let mut pipeline = redis::pipe();
+                for command in commands {
+                    pipeline.add_command(command).ignore();
+                }
+                pipeline
+                    .query_async::<()>(&mut connection)
+                    .await
+                    .map_err(error)
+            }
+            Connection::Cluster(connection) => {
+                let sends = commands.into_iter().map(|command| {
+                    let mut connection = connection.clone();
+                    async move { command.query_async::<()>(&mut connection).await }
+                });
+                futures_util::future::join_all(sends)
+                    .await
+                    .into_iter()
+                    .collect::<Result<(), _>>()
+                    .map_err(error)
+            }
+        }
     }
 }
 
@@ -341,39 +421,15 @@ async fn watchdog(inner: Weak<Inner>) {
 impl PubSub for RedisPubSub {
     fn publish(&self, messages: Vec<Publish>) -> BoxFuture<Result<(), PubSubError>> {
         let connection = self.inner.publisher.clone();
-        let command = |message: &Publish| {
-            let mut command = redis::cmd(if message.shard { "SPUBLISH" } else { "PUBLISH" });
-            command.arg(&message.channel).arg(&message.payload);
-            command
-        };
-        Box::pin(async move {
-            match connection {
-                Connection::Single(mut connection) => {
-                    let mut pipeline = redis::pipe();
-                    for message in &messages {
-                        pipeline.add_command(command(message)).ignore();
-                    }
-                    pipeline
-                        .query_async::<()>(&mut connection)
-                        .await
-                        .map_err(error)
-                }
-                // Each to its slot's node: sent in order (the first poll of each sends
-                // it), answered concurrently.
-                Connection::Cluster(connection) => {
-                    let sends = messages.iter().map(|message| {
-                        let mut connection = connection.clone();
-                        let command = command(message);
-                        async move { command.query_async::<()>(&mut connection).await }
-                    });
-                    futures_util::future::join_all(sends)
-                        .await
-                        .into_iter()
-                        .collect::<Result<(), _>>()
-                        .map_err(error)
-                }
-            }
-        })
+        let commands = messages
+            .iter()
+            .map(|message| {
+                let mut command = redis::cmd(if message.shard { "SPUBLISH" } else { "PUBLISH" });
+                command.arg(&message.channel).arg(&message.payload);
+                command
+            })
+            .collect();
+        Box::pin(async move { connection.run_all(commands).await })
     }
 
     fn subscribe(

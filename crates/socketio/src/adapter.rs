@@ -11,7 +11,9 @@ use std::fmt;
 use socketio_proto::Args;
 
 use crate::dispatch::BoxFuture;
-use crate::recovery::{ConnectionStateRecovery, MemorySessionStore, SessionStore};
+use crate::recovery::{
+    ConnectionStateRecovery, FetchedSession, MemorySessionStore, RestoreFailure, SessionStore,
+};
 pub use crate::rooms::Target;
 
 /// A broadcast to forward to the other servers.
@@ -61,6 +63,11 @@ impl fmt::Display for AdapterError {
 
 impl std::error::Error for AdapterError {}
 
+/// What [`Adapter::fetch_session`] resolves to: the shared part of a restore, or why it
+/// failed; `None` when the shared storage could not be asked (the store then answers from
+/// memory).
+pub type SessionFetch = BoxFuture<Option<Result<FetchedSession, RestoreFailure>>>;
+
 /// The cluster side of a namespace. Every method has a single-server default, so an
 /// adapter implements what its transport supports.
 pub trait Adapter: Send + Sync + 'static {
@@ -105,6 +112,33 @@ pub trait Adapter: Send + Sync + 'static {
     /// this server. A cluster adapter returns a store that its servers share.
     fn session_store(&self, config: &ConnectionStateRecovery) -> Box<dyn SessionStore> {
         Box::new(MemorySessionStore::new(config))
+    }
+
+    /// Whether this adapter orders replayable packets itself, through a log its servers
+    /// share (the Redis streams adapter). With connection state recovery on, the namespace
+    /// then hands every replayable event (a broadcast or an event to one socket, neither
+    /// volatile nor local, without acknowledgement) to [`broadcast`](Self::broadcast)
+    /// instead of delivering it, and the adapter delivers it on every server, this one
+    /// included, at its offset in the log with
+    /// [`BroadcastOperator::emit_raw_at`](crate::BroadcastOperator::emit_raw_at); its
+    /// [`session_store`](Self::session_store) takes given offsets
+    /// ([`MemorySessionStore::sequenced`]). If `broadcast` fails, the event is delivered
+    /// here at once, without an offset, and the emit returns the error.
+    fn sequences_broadcasts(&self) -> bool {
+        false
+    }
+
+    /// Fetches from the cluster's shared storage what restoring session `pid` for a client
+    /// that reports `offset` needs, before the namespace's lock is taken;
+    /// [`SessionStore::restore_fetched`] completes the restore under it. `None` (the
+    /// default): the store answers from memory.
+    fn fetch_session(
+        &self,
+        _config: &ConnectionStateRecovery,
+        _pid: &str,
+        _offset: Option<&str>,
+    ) -> Option<SessionFetch> {
+        None
     }
 
     /// Forwards `socketsJoin` to the other servers.

@@ -13,7 +13,7 @@ use socketio_proto::{
 use tokio::sync::Notify;
 
 use crate::adapter::{BroadcastMessage, RemoteAcks, Target};
-use crate::delivery::Recipients;
+use crate::delivery::{Recipients, Sequence};
 use crate::error::{AckError, EmitError};
 use crate::handshake::Handshake;
 use crate::namespace::NamespaceInner;
@@ -228,15 +228,42 @@ impl BroadcastOperator {
         &self,
         event: &str,
         encoded: &Encoded,
+        sequence: Sequence,
         args: &dyn Fn() -> Option<Args>,
     ) -> Result<usize, EmitError> {
         self.ns.deliver_event(
             Recipients::Local(&self.target),
             encoded,
             self.volatile,
+            sequence,
             event,
             args,
         )
+    }
+
+    /// Whether this emit is the adapter's to deliver, in its log's order
+    /// ([`Adapter::sequences_broadcasts`](crate::Adapter::sequences_broadcasts)); and the
+    /// sequence of a local delivery otherwise.
+    fn sequencing(&self) -> (bool, Sequence) {
+        if self.ns.config.recovery.is_none() || !self.ns.sequences() {
+            return (false, Sequence::Next);
+        }
+        // A local-only event of a sequencing adapter is not in the log: not replayable.
+        (!self.local && !self.volatile, Sequence::Unstored)
+    }
+
+    /// Hands a replayable event to the adapter, which delivers it here too; if it cannot,
+    /// delivers it here at once without an offset, and says so.
+    fn hand_over(&self, event: &str, encoded: &Encoded, args: Args) -> Result<(), EmitError> {
+        let message = self.cluster_message(event, args.clone());
+        match self.ns.adapter().broadcast(&message) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, "event not sequenced by the cluster; delivered here only");
+                self.deliver(event, encoded, Sequence::Unstored, &|| Some(args.clone()))?;
+                Err(EmitError::Cluster(error))
+            }
+        }
     }
 
     /// The message that carries this broadcast to the other servers.
@@ -272,7 +299,12 @@ impl BroadcastOperator {
         Self::check(event)?;
         let parser = self.ns.config.parser;
         let encoded = parser.encode_event(&self.ns.name, None, event, args)?;
-        self.deliver(event, &encoded, &|| args_of(parser, &encoded))?;
+        let (handed, sequence) = self.sequencing();
+        if handed {
+            let args = args_of(parser, &encoded).unwrap_or_default();
+            return self.hand_over(event, &encoded, args);
+        }
+        self.deliver(event, &encoded, sequence, &|| args_of(parser, &encoded))?;
         self.forward(event, || args_of(parser, &encoded))
     }
 
@@ -281,8 +313,30 @@ impl BroadcastOperator {
         Self::check(event)?;
         let parser = self.ns.config.parser;
         let encoded = parser.encode_event_args(&self.ns.name, None, event, args)?;
-        self.deliver(event, &encoded, &|| Some(args.clone()))?;
+        let (handed, sequence) = self.sequencing();
+        if handed {
+            return self.hand_over(event, &encoded, args.clone());
+        }
+        self.deliver(event, &encoded, sequence, &|| Some(args.clone()))?;
         self.forward(event, || Some(args.clone()))
+    }
+
+    /// For adapters that sequence broadcasts
+    /// ([`Adapter::sequences_broadcasts`](crate::Adapter::sequences_broadcasts)): delivers
+    /// `event` to this server's targeted sockets as the replayable packet at `offset` of
+    /// the cluster's log (offsets must increase; a packet whose offset is not after the
+    /// last one is delivered without one). Not forwarded. Returns how many sockets it was
+    /// queued for.
+    pub fn emit_raw_at(&self, offset: u64, event: &str, args: &Args) -> Result<usize, EmitError> {
+        Self::check(event)?;
+        let parser = self.ns.config.parser;
+        let encoded = parser.encode_event_args(&self.ns.name, None, event, args)?;
+        let sequence = if self.volatile {
+            Sequence::Unstored
+        } else {
+            Sequence::At(offset)
+        };
+        self.deliver(event, &encoded, sequence, &|| Some(args.clone()))
     }
 
     /// Emits `event` and gathers one acknowledgement per socket reached, each answer's

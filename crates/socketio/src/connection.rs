@@ -10,6 +10,7 @@ use socketio_proto::{Decoder, Encoded, Map, Packet, PacketKind, Value};
 
 use crate::config::SlowConsumerPolicy;
 use crate::error::{DisconnectReason, EmitError};
+use crate::recovery::{FetchedSession, RestoreFailure};
 use crate::server::ServerInner;
 use crate::socket::Socket;
 use crate::stats::{Counter, Counters};
@@ -28,6 +29,8 @@ pub(crate) struct ConnShared {
     /// The connection's sockets, by namespace (a connection joins few). Read by the
     /// connection's task for each packet; written on joins and leaves.
     sockets: Mutex<Vec<(String, Socket)>>,
+    /// The connection closed: its sockets have left.
+    gone: AtomicBool,
 }
 
 impl ConnShared {
@@ -138,6 +141,14 @@ impl ConnShared {
         self.sockets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The connection's sockets, taken as it closes: a socket admitted later leaves at
+    /// once.
+    fn take_sockets(&self) -> Vec<(String, Socket)> {
+        let mut sockets = self.sockets();
+        self.gone.store(true, Ordering::Release);
+        std::mem::take(&mut *sockets)
+    }
+
     /// Node's `socket.disconnect(true)`: every socket of the connection leaves its
     /// namespace (the client hears `io server disconnect`), then the connection closes.
     pub(crate) fn disconnect_all(&self) {
@@ -172,6 +183,7 @@ impl Connection {
             slow_consumer: config.slow_consumer,
             close_reason: Mutex::new(None),
             joined: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
             connect_timer: Mutex::new(None),
             sockets: Mutex::new(Vec::new()),
         });
@@ -252,9 +264,35 @@ impl Connection {
             let _ = self.shared.send(&refusal, false);
             return;
         };
-        let socket = namespace.0.admit(self.shared.clone(), auth);
+        match namespace.0.prefetch(&auth) {
+            // The session is in the cluster's shared storage: fetched first, then admitted.
+            Some(fetch) => {
+                let shared = self.shared.clone();
+                tokio::spawn(async move {
+                    let fetched = fetch.await;
+                    Self::enter(&shared, nsp, &namespace, auth, fetched);
+                });
+            }
+            None => Self::enter(&self.shared, nsp, &namespace, auth, None),
+        }
+    }
+
+    fn enter(
+        shared: &Arc<ConnShared>,
+        nsp: String,
+        namespace: &crate::Namespace,
+        auth: Value,
+        fetched: Option<Result<FetchedSession, RestoreFailure>>,
+    ) {
+        let socket = namespace.0.admit(shared.clone(), auth, fetched);
         {
-            let mut sockets = self.shared.sockets();
+            let mut sockets = shared.sockets();
+            if shared.gone.load(Ordering::Acquire) {
+                // The connection closed while its session was fetched.
+                drop(sockets);
+                socket.leave_namespace(DisconnectReason::TransportClose);
+                return;
+            }
             if sockets.capacity() == 0 {
                 // Most connections join one namespace: no room for three more.
                 sockets.reserve_exact(1);
@@ -263,7 +301,7 @@ impl Connection {
         }
         let joining = socket.clone();
         if socket.submit(Box::pin(joining.join_namespace())).is_err() {
-            self.shared.close(DisconnectReason::ForcedServerClose);
+            shared.close(DisconnectReason::ForcedServerClose);
         }
     }
 }
@@ -301,7 +339,7 @@ impl SocketHandler for Connection {
         {
             timer.abort();
         }
-        let sockets = std::mem::take(&mut *self.shared.sockets());
+        let sockets = self.shared.take_sockets();
         for (_, socket) in sockets {
             socket.leave_namespace(reason);
         }
@@ -312,7 +350,7 @@ impl Drop for Connection {
     fn drop(&mut self) {
         // The session's task ended without a close (a panic or a runtime shutdown): the
         // sockets must still leave their namespaces.
-        let sockets = std::mem::take(&mut *self.shared.sockets());
+        let sockets = self.shared.take_sockets();
         for (_, socket) in sockets {
             socket.leave_namespace(DisconnectReason::TransportClose);
         }

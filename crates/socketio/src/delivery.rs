@@ -15,10 +15,11 @@ use std::time::Instant;
 
 use socketio_proto::{Args, Encoded, Value};
 
+use crate::adapter::SessionFetch;
 use crate::connection::ConnShared;
 use crate::error::{DisconnectReason, EmitError};
 use crate::namespace::NamespaceInner;
-use crate::recovery::{PersistedSession, Recovery, RestoreFailure, SessionStore};
+use crate::recovery::{FetchedSession, PersistedSession, Recovery, RestoreFailure, SessionStore};
 use crate::rooms::{RoomEvent, RoomIndex, Target};
 use crate::socket::{Socket, SocketId, SocketInit};
 
@@ -37,6 +38,18 @@ impl Recovering {
             live: HashMap::new(),
         })
     }
+}
+
+/// Where a replayable event's offset comes from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sequence {
+    /// The store's next one.
+    Next,
+    /// Given by an adapter that sequences broadcasts (its place in the shared log).
+    At(u64),
+    /// None: delivered now, not replayable (a local-only event where the adapter
+    /// sequences, or one it could not take).
+    Unstored,
 }
 
 /// Who an event goes to.
@@ -79,14 +92,22 @@ impl NamespaceInner {
             .map(|state| state.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Whether replayable events go through the adapter's log rather than straight to the
+    /// sockets ([`Adapter::sequences_broadcasts`](crate::Adapter::sequences_broadcasts)).
+    pub(crate) fn sequences(&self) -> bool {
+        self.config.recovery.is_some() && self.adapter().sequences_broadcasts()
+    }
+
     /// Sends an event (without acknowledgement) to its recipients; with recovery on, gives
-    /// it its offset and stores it first unless it is volatile. Returns how many sockets
-    /// it was queued for; for one socket, the socket's error if it was not.
+    /// it its offset (as `sequence` says) and stores it first unless it is volatile.
+    /// Returns how many sockets it was queued for; for one socket, the socket's error if
+    /// it was not.
     pub(crate) fn deliver_event(
         &self,
         to: Recipients<'_>,
         encoded: &Encoded,
         volatile: bool,
+        sequence: Sequence,
         event: &str,
         args: &dyn Fn() -> Option<Args>,
     ) -> Result<usize, EmitError> {
@@ -96,14 +117,22 @@ impl NamespaceInner {
         {
             let mut recovering = self.recovering();
             let mut offset = None;
-            let packet = match recovering.as_deref_mut() {
-                None => Cow::Borrowed(encoded),
-                Some(recovering) if volatile => {
+            let taken = match (recovering.as_deref_mut(), sequence) {
+                (Some(recovering), Sequence::Next) if !volatile => {
+                    Some(recovering.store.next_offset())
+                }
+                (Some(recovering), Sequence::At(at)) if !volatile => {
+                    recovering.store.take_offset(at).map(|text| (at, text))
+                }
+                _ => None,
+            };
+            let packet = match (recovering.as_deref_mut(), taken) {
+                (None, _) => Cow::Borrowed(encoded),
+                (Some(recovering), None) => {
                     let current = recovering.store.current_offset();
                     Cow::Owned(self.config.parser.with_trailing_str(encoded, &current)?)
                 }
-                Some(recovering) => {
-                    let (next, text) = recovering.store.next_offset();
+                (Some(recovering), Some((next, text))) => {
                     let packet = self.config.parser.with_trailing_str(encoded, &text)?;
                     let own_room;
                     let target = match &to {
@@ -187,10 +216,14 @@ impl NamespaceInner {
     /// A socket for a client joining the namespace: restored from its session if it asks
     /// and recovery allows, otherwise fresh. A restored socket is back in its rooms at
     /// once, its missed packets held for it until its join completes.
+    ///
+    /// `fetched` is what the adapter fetched from the cluster's shared storage for this
+    /// restore ([`prefetch`](Self::prefetch)), if it did.
     pub(crate) fn admit(
         self: &std::sync::Arc<Self>,
         conn: std::sync::Arc<ConnShared>,
         auth: Value,
+        fetched: Option<Result<FetchedSession, RestoreFailure>>,
     ) -> Socket {
         let Some(mut recovering) = self.recovering() else {
             return Socket::new(self.clone(), conn, auth, SocketInit::default());
@@ -226,7 +259,15 @@ impl NamespaceInner {
             // Its client is here again: the old connection is dead and does not know yet.
             self.detach(&mut recovering, old, now, &mut events);
         }
-        let socket = match recovering.store.restore(&pid, offset.as_deref(), now) {
+        let restored = match fetched {
+            Some(fetched) => {
+                recovering
+                    .store
+                    .restore_fetched(&pid, offset.as_deref(), fetched, now)
+            }
+            None => recovering.store.restore(&pid, offset.as_deref(), now),
+        };
+        let socket = match restored {
             Ok(restored) => {
                 let session = restored.session;
                 let replayed = restored.missed.len();
@@ -264,6 +305,15 @@ impl NamespaceInner {
             old.leave_namespace(DisconnectReason::TransportClose);
         }
         socket
+    }
+
+    /// What the adapter must fetch before a client asking to recover its session is
+    /// admitted (a cluster's shared storage), if anything.
+    pub(crate) fn prefetch(&self, auth: &Value) -> Option<SessionFetch> {
+        let config = self.config.recovery.as_ref()?;
+        let pid = auth.get("pid").and_then(Value::as_str)?;
+        let offset = auth.get("offset").and_then(Value::as_str);
+        self.adapter().fetch_session(config, pid, offset)
     }
 
     /// Takes a connected socket out of the index and keeps its session.

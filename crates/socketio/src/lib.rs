@@ -59,7 +59,8 @@ mod socket;
 mod stats;
 
 pub use adapter::{
-    Adapter, AdapterError, BroadcastMessage, LocalAdapter, RemoteAcks, RemoteSocketData, Target,
+    Adapter, AdapterError, BroadcastMessage, LocalAdapter, RemoteAcks, RemoteSocketData,
+    SessionFetch, Target,
 };
 pub use broadcast::{AckStream, BroadcastAckError, BroadcastOperator, RemoteSocket};
 pub use config::SlowConsumerPolicy;
@@ -73,13 +74,13 @@ pub use handshake::Handshake;
 pub use layer::{SocketIoLayer, SocketIoService};
 pub use namespace::{Namespace, ParentNamespace, WeakNamespace};
 pub use recovery::{
-    ConnectionStateRecovery, MemorySessionStore, PersistedSession, PreviousSession, Recovery,
-    RecoveryError, RestoreFailure, RestoredSession, SessionStore,
+    ConnectionStateRecovery, FetchedSession, MemorySessionStore, OffsetFormat, PersistedSession,
+    PreviousSession, Recovery, RecoveryError, RestoreFailure, RestoredSession, SessionStore,
 };
 pub use rooms::{IntoRooms, RoomEvent};
 pub use server::{SocketIo, SocketIoBuilder};
 pub use socket::{ListenerId, Socket, SocketEmitter, SocketId};
-pub use socketio_proto::{Args, ArgsError, DecoderLimits, Map, Parser, Value};
+pub use socketio_proto::{Args, ArgsError, DecoderLimits, Encoded, Map, Parser, Value};
 pub use stats::Stats;
 
 /// Any error, for handlers that use `?` on several kinds (arguments, emits, acks):

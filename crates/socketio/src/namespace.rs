@@ -240,6 +240,17 @@ impl Namespace {
         self.0.adapter()
     }
 
+    /// Whether connection state recovery is on (the server was built with
+    /// [`connection_state_recovery`](crate::SocketIoBuilder::connection_state_recovery)).
+    pub fn recovers(&self) -> bool {
+        self.0.config.recovery.is_some()
+    }
+
+    /// The parser of the server's packets (what an adapter encodes packets with).
+    pub fn parser(&self) -> socketio_proto::Parser {
+        self.0.config.parser
+    }
+
     fn operator(&self) -> BroadcastOperator {
         BroadcastOperator::new(self.0.clone())
     }

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::broadcast::{AckCollector, BroadcastOperator};
 use crate::connection::ConnShared;
-use crate::delivery::Recipients;
+use crate::delivery::{Recipients, Sequence};
 use crate::dispatch::{Job, JobQueue};
 use crate::error::{AckError, DisconnectReason, EmitError};
 use crate::event::{AckSender, Event};

@@ -2,6 +2,9 @@
 // operation of shared/cluster/CONTRACT.md started on every node, binary included.
 //   node check.mjs all    http://127.0.0.1:3001,http://127.0.0.1:3002,...
 //   node check.mjs listen <urls> <prefix>  (prints {"ready":true}, then what an emitter sent)
+//   node check.mjs recover <dying>,<url>,...  (streams adapter: prints {"ready":true} once
+//     clients on <dying> receive; the harness then stops that node and they recover on the
+//     others in turn, while the others keep broadcasting to them)
 import { io } from "socket.io-client";
 import { failAfter, step, sleep } from "../common.mjs";
 
@@ -113,6 +116,69 @@ async function all() {
   return { nodes: names, clients: everyone.length };
 }
 
+const offsetOf = (args) => args[args.length - 1];
+const later = (a, b) => {
+  const [am, as] = a.split("-").map(BigInt);
+  const [bm, bs] = b.split("-").map(BigInt);
+  return am > bm || (am === bm && as > bs);
+};
+
+async function recover() {
+  const [dying, ...rest] = urls;
+  const senders = rest.map(client);
+  const victims = Array.from({ length: 2 * rest.length }, () => {
+    const socket = io(dying, {
+      transports: ["websocket"], forceNew: true,
+      reconnectionDelay: 300, reconnectionDelayMax: 600, randomizationFactor: 0,
+    });
+    socket.msgs = [];
+    socket.connects = 0;
+    socket.on("msg", (...args) => socket.msgs.push(args));
+    socket.on("connect", () => { socket.connects += 1; });
+    return socket;
+  });
+  await Promise.all([...senders, ...victims].map(connected));
+  for (const socket of victims) await call(socket, "join", "v");
+  step("connected");
+  const sent = [];
+  let sending = true;
+  const loop = (async () => {
+    for (let seq = 0; sending; seq++) {
+      const t = `v-${seq}`;
+      await call(senders[seq % senders.length], "to_room", "v", { t });
+      sent.push(t);
+      await sleep(5);
+    }
+  })();
+  await until("packets before the stop", () => victims.every((s) => s.msgs.length >= 5));
+  victims.forEach((socket, i) => {
+    // Behind a load balancer the next connection lands elsewhere: here, on purpose.
+    socket.on("disconnect", () => { socket.io.uri = rest[i % rest.length]; });
+  });
+  console.log(JSON.stringify({ ready: true }));
+  await until("every client recovered elsewhere", () =>
+    victims.every((s) => s.connected && s.connects > 1), 20000);
+  step(`recovered: ${victims.map((s) => s.recovered)}`);
+  await sleep(1000);
+  sending = false;
+  await loop;
+  await sleep(1000);
+  const report = victims.map((socket, i) => {
+    const tokens = socket.msgs.map(([payload]) => payload.t);
+    const offsets = socket.msgs.map(offsetOf);
+    return {
+      on: rest[i % rest.length],
+      recovered: socket.recovered,
+      received: tokens.length,
+      missing: sent.filter((t) => !tokens.includes(t)).length,
+      duplicates: tokens.length - new Set(tokens).size,
+      ordered: offsets.every((o, j) => j === 0 || later(o, offsets[j - 1])),
+    };
+  });
+  [...senders, ...victims].forEach((s) => s.close());
+  return { sent: sent.length, victims: report };
+}
+
 async function listen() {
   const sockets = urls.map(client);
   await Promise.all(sockets.map(connected));
@@ -131,7 +197,7 @@ async function listen() {
 }
 
 try {
-  const result = await { all, listen }[scenario]();
+  const result = await { all, listen, recover }[scenario]();
   console.log(JSON.stringify(result));
   process.exit(0);
 } catch (error) {

@@ -4,6 +4,7 @@ import { createServer } from "node:http";
 import { Server } from "socket.io";
 import { createClient, createCluster } from "redis";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 
 const PORT = Number(process.env.PORT);
 const NODE_NAME = process.env.NODE_NAME ?? "node";
@@ -29,13 +30,25 @@ if (ADAPTER === "classic") {
     ...(KEY ? { channelPrefix: KEY } : {}),
     subscriptionMode: "dynamic",
   });
+} else if (ADAPTER === "streams") {
+  adapter = createStreamsAdapter(pub, KEY ? {
+    streamName: KEY,
+    channelPrefix: KEY,
+    sessionKeyPrefix: KEY + ":session:",
+  } : {});
 } else {
   console.error(`ADAPTER ${ADAPTER}: not supported here`);
   process.exit(2);
 }
 
 const http = createServer();
-const io = new Server(http, { adapter, transports: ["websocket", "polling"] });
+const io = new Server(http, {
+  adapter,
+  transports: ["websocket", "polling"],
+  ...(ADAPTER === "streams"
+    ? { connectionStateRecovery: { maxDisconnectionDuration: 120000, skipMiddlewares: true } }
+    : {}),
+});
 
 io.on("hello", (_payload, cb) => cb(NODE_NAME));
 
@@ -73,6 +86,11 @@ io.on("connection", (socket) => {
 });
 
 http.listen(PORT, "127.0.0.1", () => console.error(`${NODE_NAME} listening on ${PORT}`));
-const stop = () => { io.close(); process.exit(0); };
+// The sessions io.close() keeps (streams adapter) are written before the process exits.
+const stop = async () => {
+  io.close();
+  await Promise.all([pub.quit(), sub.quit()]).catch(() => {});
+  process.exit(0);
+};
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);

@@ -72,7 +72,7 @@ impl ClusterCodec {
         room.len() == 20
     }
 
-    fn message(&self, kind: u64, data: Value) -> Value {
+    pub(crate) fn message(&self, kind: u64, data: Value) -> Value {
         object([
             ("type", Value::from(kind)),
             ("data", data),
@@ -185,6 +185,54 @@ impl Codec for ClusterCodec {
     }
 
     fn encode_request(&self, request: &Request) -> Publish {
+        let (kind, data, may_hold_binary, channel) = self.request_parts(request);
+        let message = self.message(kind, data);
+        Publish {
+            shard: true,
+            channel,
+            payload: Self::encode(&message, may_hold_binary),
+        }
+    }
+
+    fn encode_response(&self, requester: &str, response: &Response) -> Publish {
+        let (kind, data, may_hold_binary) = Self::response_parts(response);
+        let message = self.message(kind, data);
+        Publish {
+            shard: true,
+            channel: self.response_channel_of(requester),
+            payload: Self::encode(&message, may_hold_binary),
+        }
+    }
+
+    fn decode(&self, channel: &str, payload: &[u8]) -> Option<Incoming> {
+        if !channel.starts_with(&self.channel) {
+            return None;
+        }
+        self.decode_value(&decode_any(payload)?)
+    }
+
+    fn count_channel(&self) -> CountChannel {
+        CountChannel {
+            shard: true,
+            channel: self.channel.clone(),
+        }
+    }
+}
+
+impl ClusterCodec {
+    /// The channel of the responses to the server `requester`.
+    pub(crate) fn response_channel_of(&self, requester: &str) -> String {
+        format!("{}{requester}#", self.channel)
+    }
+
+    /// This namespace's channel of requests (`P#nsp#`) and this server's of responses.
+    pub(crate) fn channels(&self) -> (&str, &str) {
+        (&self.channel, &self.response_channel)
+    }
+
+    /// A request as Node's message type, its `data`, whether that may hold binary data,
+    /// and the channel it goes to.
+    pub(crate) fn request_parts(&self, request: &Request) -> (u64, Value, bool, String) {
         let mut channel = self.channel.clone();
         let (kind, data, may_hold_binary) = match request {
             Request::Broadcast { data, opts } => {
@@ -258,15 +306,11 @@ impl Codec for ClusterCodec {
             // Classic requests only; this format has no such messages.
             Request::SocketIds { .. } | Request::AllRooms { .. } => (0, Value::Null, false),
         };
-        let message = self.message(kind, data);
-        Publish {
-            shard: true,
-            channel,
-            payload: Self::encode(&message, may_hold_binary),
-        }
+        (kind, data, may_hold_binary, channel)
     }
 
-    fn encode_response(&self, requester: &str, response: &Response) -> Publish {
+    /// A response as Node's message type, its `data`, and whether that may hold binary.
+    pub(crate) fn response_parts(response: &Response) -> (u64, Value, bool) {
         let id = |request_id: &str| Value::from(request_id);
         let (kind, data, may_hold_binary) = match response {
             Response::FetchSockets {
@@ -300,38 +344,24 @@ impl Codec for ClusterCodec {
             ),
             Response::SocketIds { .. } | Response::Rooms { .. } => (0, Value::Null, false),
         };
-        let message = self.message(kind, data);
-        Publish {
-            shard: true,
-            channel: format!("{}{requester}#", self.channel),
-            payload: Self::encode(&message, may_hold_binary),
-        }
+        (kind, data, may_hold_binary)
     }
 
-    fn decode(&self, channel: &str, payload: &[u8]) -> Option<Incoming> {
-        if !channel.starts_with(&self.channel) {
+    /// A whole message, `{type, data, uid, nsp}`; `None` if it is not for this namespace
+    /// or not one of Node's.
+    pub(crate) fn decode_value(&self, value: &Value) -> Option<Incoming> {
+        if str_field(value, "nsp")? != self.nsp {
             return None;
         }
-        let value = decode_any(payload)?;
-        if str_field(&value, "nsp")? != self.nsp {
-            return None;
-        }
-        let kind = u64_field(&value, "type")?;
-        if let Some(response) = Self::decode_response(&value, kind) {
+        let kind = u64_field(value, "type")?;
+        if let Some(response) = Self::decode_response(value, kind) {
             return Some(Incoming::Response(response));
         }
-        let uid = str_field(&value, "uid")?.to_owned();
+        let uid = str_field(value, "uid")?.to_owned();
         Some(Incoming::Request {
             uid,
-            request: Self::decode_request(&value, kind)?,
+            request: Self::decode_request(value, kind)?,
         })
-    }
-
-    fn count_channel(&self) -> CountChannel {
-        CountChannel {
-            shard: true,
-            channel: self.channel.clone(),
-        }
     }
 }
 

@@ -7,12 +7,13 @@
 
 pub(crate) mod classic;
 pub(crate) mod cluster;
+pub(crate) mod streams;
 mod value;
 
 use socketio::Value;
 
 pub use cluster::SubscriptionMode;
-pub(crate) use value::{object, strings};
+pub(crate) use value::{object, string_array, strings, u64_field};
 
 use crate::pubsub::{Publish, Subscription};
 
@@ -160,6 +161,17 @@ pub(crate) trait Codec: Send + Sync + 'static {
 
     /// A request to publish.
     fn encode_request(&self, request: &Request) -> Publish;
+
+    /// The stream entry of a request the format appends to a stream rather than
+    /// publishes (the streams adapter's durable messages).
+    fn entry(&self, _request: &Request) -> Option<streams::Fields> {
+        None
+    }
+
+    /// Decodes a stream entry; `None` for one that is not for this namespace.
+    fn decode_entry(&self, _fields: &[(String, Vec<u8>)]) -> Option<Incoming> {
+        None
+    }
 
     /// A response to publish, for the server `requester`.
     fn encode_response(&self, requester: &str, response: &Response) -> Publish;

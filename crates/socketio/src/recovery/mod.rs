@@ -33,7 +33,8 @@ use socketio_proto::Value;
 use crate::id::SocketId;
 
 pub use store::{
-    MemorySessionStore, PersistedSession, RestoreFailure, RestoredSession, SessionStore,
+    FetchedSession, MemorySessionStore, OffsetFormat, PersistedSession, RestoreFailure,
+    RestoredSession, SessionStore,
 };
 
 /// Connection state recovery options, with Node's defaults and bounds of our own: see

@@ -72,6 +72,25 @@ pub struct RestoredSession {
     pub last_missed: u64,
 }
 
+/// What a cluster's shared storage held for a restore, fetched by the namespace's
+/// [`Adapter`](crate::Adapter) before the namespace's lock
+/// ([`Adapter::fetch_session`](crate::Adapter::fetch_session)) and completed by
+/// [`SessionStore::restore_fetched`] under it.
+#[derive(Clone, Debug)]
+pub struct FetchedSession {
+    /// The session, taken out of the shared storage (its offsets are 0 where the server
+    /// that kept it does not record them).
+    pub session: PersistedSession,
+    /// The offset the replay starts after: the client's, or the session's creation.
+    pub from: u64,
+    /// The packets for the session after `from`, in order, each with its offset, which it
+    /// carries as its last argument.
+    pub missed: Vec<(u64, Encoded)>,
+    /// The last offset the fetch read (`from` if none): packets after it are not in
+    /// `missed`.
+    pub through: u64,
+}
+
 /// The storage behind connection state recovery, one per namespace, obtained from the
 /// namespace's [`Adapter`](crate::Adapter) (the in-memory [`MemorySessionStore`] by default).
 ///
@@ -104,6 +123,38 @@ pub trait SessionStore: Send + 'static {
         offset: Option<&str>,
         now: Instant,
     ) -> Result<RestoredSession, RestoreFailure>;
+
+    /// Takes `offset`, given by an adapter that orders replayable packets itself
+    /// ([`Adapter::sequences_broadcasts`](crate::Adapter::sequences_broadcasts)), for the
+    /// next packet; returns its text, or `None` if this store does not take given offsets
+    /// or `offset` is not after the last one (the packet is then not replayable).
+    fn take_offset(&mut self, _offset: u64) -> Option<String> {
+        None
+    }
+
+    /// Completes a restore whose shared part was fetched before the lock (`fetched`, or
+    /// why it failed). By default the fetch is ignored and [`restore`](Self::restore)
+    /// answers.
+    fn restore_fetched(
+        &mut self,
+        pid: &str,
+        offset: Option<&str>,
+        fetched: Result<FetchedSession, RestoreFailure>,
+        now: Instant,
+    ) -> Result<RestoredSession, RestoreFailure> {
+        let _ = fetched;
+        self.restore(pid, offset, now)
+    }
+}
+
+/// How a store writes and reads the offsets an adapter gives it
+/// ([`MemorySessionStore::sequenced`]).
+#[derive(Clone, Copy, Debug)]
+pub struct OffsetFormat {
+    /// An offset's text, as the client receives it.
+    pub format: fn(u64) -> String,
+    /// An offset from its text (`None`: not one of this format).
+    pub parse: fn(&str) -> Option<u64>,
 }
 
 struct StoredPacket {
@@ -124,6 +175,8 @@ pub struct MemorySessionStore {
     /// Random per store: offsets from another store (another server, or before a restart)
     /// are recognised as unknown.
     epoch: u32,
+    /// Offsets given by the adapter, in this format (`None`: the store's own).
+    given: Option<OffsetFormat>,
     last_offset: u64,
     packets: VecDeque<StoredPacket>,
     stored_bytes: usize,
@@ -152,6 +205,7 @@ impl MemorySessionStore {
         MemorySessionStore {
             config: config.clone(),
             epoch: rand::random(),
+            given: None,
             last_offset: 0,
             packets: VecDeque::new(),
             stored_bytes: 0,
@@ -161,11 +215,28 @@ impl MemorySessionStore {
         }
     }
 
+    /// A store whose offsets are given by the adapter
+    /// ([`SessionStore::take_offset`]), in `format`: the replica of a log the servers of a
+    /// cluster share, which recovers clients of any of them.
+    pub fn sequenced(config: &ConnectionStateRecovery, format: OffsetFormat) -> Self {
+        MemorySessionStore {
+            given: Some(format),
+            ..MemorySessionStore::new(config)
+        }
+    }
+
     fn format(&self, offset: u64) -> String {
-        format!("{:x}-{offset:x}", self.epoch)
+        match self.given {
+            Some(given) => (given.format)(offset),
+            None => format!("{:x}-{offset:x}", self.epoch),
+        }
     }
 
     fn parse(&self, text: &str) -> Option<u64> {
+        if let Some(given) = self.given {
+            // Any offset of the log: the client may have it from another server.
+            return (given.parse)(text);
+        }
         let (epoch, offset) = text.split_once('-')?;
         if u32::from_str_radix(epoch, 16).ok()? != self.epoch {
             return None;
@@ -227,6 +298,73 @@ impl MemorySessionStore {
 }
 
 impl SessionStore for MemorySessionStore {
+    fn take_offset(&mut self, offset: u64) -> Option<String> {
+        if self.given.is_none() || offset <= self.last_offset {
+            return None;
+        }
+        self.last_offset = offset;
+        Some(self.format(offset))
+    }
+
+    fn restore_fetched(
+        &mut self,
+        pid: &str,
+        offset: Option<&str>,
+        fetched: Result<FetchedSession, RestoreFailure>,
+        now: Instant,
+    ) -> Result<RestoredSession, RestoreFailure> {
+        self.drop_sessions(now);
+        self.drop_packets(now);
+        // The shared storage has the session's last word: this copy is superseded.
+        self.sessions.remove(pid);
+        let _ = offset;
+        let FetchedSession {
+            session,
+            from,
+            mut missed,
+            through,
+        } = fetched?;
+        if session.rooms_changed_at > from {
+            return Err(RestoreFailure::new(
+                RecoveryError::Incomplete,
+                Some(session),
+            ));
+        }
+        // Packets this server has not delivered yet reach the socket live, after it is
+        // back in its rooms; those it delivered since the fetch come from here.
+        let delivered = self.last_offset;
+        missed.retain(|(offset, _)| *offset <= delivered);
+        let start = from.max(through);
+        if delivered > start {
+            if self.dropped_through > start {
+                return Err(RestoreFailure::new(
+                    RecoveryError::Incomplete,
+                    Some(session),
+                ));
+            }
+            let first = self.packets.partition_point(|p| p.offset <= start);
+            missed.extend(
+                self.packets
+                    .range(first..)
+                    .filter(|p| p.target.includes(&session.rooms))
+                    .map(|p| (p.offset, p.packet.clone())),
+            );
+        }
+        if missed.len() > self.config.max_missed_packets {
+            let missed = missed.len();
+            return Err(RestoreFailure::new(
+                RecoveryError::TooManyMissed { missed },
+                Some(session),
+            ));
+        }
+        let last_missed = missed.last().map_or(from, |(offset, _)| *offset);
+        Ok(RestoredSession {
+            session,
+            missed: missed.into_iter().map(|(_, packet)| packet).collect(),
+            last_missed,
+        })
+    }
+
     fn next_offset(&mut self) -> (u64, String) {
         self.last_offset += 1;
         (self.last_offset, self.format(self.last_offset))

@@ -29,6 +29,14 @@ impl SocketEmitter<'_> {
         self
     }
 
+    /// Where the adapter sequences replayable packets, one to a socket goes through its
+    /// log too (as in Node), addressed to the socket's own room.
+    fn through_log(&self) -> Option<BroadcastOperator> {
+        let ns = &self.socket.0.ns;
+        (!self.volatile && ns.sequences())
+            .then(|| BroadcastOperator::new(ns.clone()).to(self.socket.id().as_str()))
+    }
+
     fn check(&self, event: &str) -> Result<(), EmitError> {
         if is_reserved_event(event) {
             return Err(EmitError::ReservedEvent(event.to_owned()));
@@ -40,11 +48,15 @@ impl SocketEmitter<'_> {
     pub fn emit<T: Serialize + ?Sized>(self, event: &str, args: &T) -> Result<(), EmitError> {
         self.check(event)?;
         let ns = &self.socket.0.ns;
+        if let Some(log) = self.through_log() {
+            return log.emit(event, args);
+        }
         let encoded = ns.config.parser.encode_event(&ns.name, None, event, args)?;
         ns.deliver_event(
             Recipients::Socket(self.socket),
             &encoded,
             self.volatile,
+            Sequence::Next,
             event,
             &|| crate::broadcast::args_of(ns.config.parser, &encoded),
         )
@@ -55,6 +67,9 @@ impl SocketEmitter<'_> {
     pub fn emit_raw(self, event: &str, args: &Args) -> Result<(), EmitError> {
         self.check(event)?;
         let ns = &self.socket.0.ns;
+        if let Some(log) = self.through_log() {
+            return log.emit_raw(event, args);
+        }
         let encoded = ns
             .config
             .parser
@@ -63,6 +78,7 @@ impl SocketEmitter<'_> {
             Recipients::Socket(self.socket),
             &encoded,
             self.volatile,
+            Sequence::Next,
             event,
             &|| Some(args.clone()),
         )

@@ -268,3 +268,102 @@ fn rooms_changed_after_the_clients_offset_refuse_a_replay_by_rooms() {
     assert_eq!(ticks(&restored), [3]);
     assert!(after_join > before_join);
 }
+
+const DECIMAL: OffsetFormat = OffsetFormat {
+    format: |offset| offset.to_string(),
+    parse: |text| text.parse().ok(),
+};
+
+/// A packet `tick(n)` at a given offset, as a sequenced store's adapter delivers it.
+fn deliver_at(store: &mut MemorySessionStore, to: &Target, n: u32, at: u64, now: Instant) {
+    let text = store.take_offset(at).expect("a later offset is taken");
+    let packet = Parser::Json.encode_event("/", None, "tick", &(n,)).unwrap();
+    let packet = Parser::Json.with_trailing_str(&packet, &text).unwrap();
+    store.store(at, to, &packet, now);
+}
+
+fn tick_at(n: u32, at: u64) -> (u64, Encoded) {
+    let packet = Parser::Json.encode_event("/", None, "tick", &(n,)).unwrap();
+    let packet = Parser::Json
+        .with_trailing_str(&packet, &at.to_string())
+        .unwrap();
+    (at, packet)
+}
+
+#[test]
+fn a_sequenced_store_takes_increasing_given_offsets_only() {
+    let mut store = MemorySessionStore::sequenced(&config(), DECIMAL);
+    assert_eq!(store.take_offset(10).as_deref(), Some("10"));
+    assert_eq!(store.take_offset(10), None, "not after the last one");
+    assert_eq!(store.take_offset(3), None);
+    assert_eq!(store.current_offset(), "10");
+    // Another server's offsets are this log's too.
+    assert!(MemorySessionStore::new(&config()).take_offset(1).is_none());
+}
+
+#[test]
+fn a_fetched_restore_adds_what_was_delivered_since_and_leaves_the_rest_live() {
+    let now = Instant::now();
+    let id = SocketId::random();
+    let everyone = target(&[]);
+    let mut store = MemorySessionStore::sequenced(&config(), DECIMAL);
+    // Delivered here: 5 (before the fetch read to 6), 8 and 9 (after).
+    deliver_at(&mut store, &everyone, 5, 5, now);
+    deliver_at(&mut store, &everyone, 8, 8, now);
+    deliver_at(&mut store, &target(&["elsewhere"]), 9, 9, now);
+    let fetched = |through| FetchedSession {
+        session: session(id, &[], 0, 0),
+        from: 4,
+        missed: vec![tick_at(5, 5), tick_at(6, 6)],
+        through,
+    };
+    let restored = store
+        .restore_fetched("pid", Some("4"), Ok(fetched(6)), now)
+        .unwrap();
+    // The fetch's packets, then the ones delivered here after what it read (9 was for
+    // other rooms).
+    assert_eq!(ticks(&restored), [5, 6, 8]);
+    assert_eq!(restored.last_missed, 8);
+
+    // A fetch that read beyond what was delivered here keeps only what was delivered:
+    // the rest reaches the socket live, once it is back in its rooms.
+    let restored = store
+        .restore_fetched("pid", Some("4"), Ok(fetched(20)), now)
+        .unwrap();
+    assert_eq!(ticks(&restored), [5, 6]);
+
+    // The shared storage's failure is the restore's.
+    let failure = store
+        .restore_fetched(
+            "pid",
+            Some("4"),
+            Err(RestoreFailure::new(RecoveryError::UnknownSession, None)),
+            now,
+        )
+        .unwrap_err();
+    assert_eq!(failure.error, RecoveryError::UnknownSession);
+}
+
+#[test]
+fn a_fetched_restore_is_incomplete_when_the_replica_dropped_what_followed_the_fetch() {
+    let now = Instant::now();
+    let id = SocketId::random();
+    let small = ConnectionStateRecovery {
+        max_stored_bytes: 1,
+        ..config()
+    };
+    let mut store = MemorySessionStore::sequenced(&small, DECIMAL);
+    deliver_at(&mut store, &target(&[]), 1, 7, now);
+    deliver_at(&mut store, &target(&[]), 2, 8, now);
+    let fetched = FetchedSession {
+        session: session(id, &[], 0, 0),
+        from: 4,
+        missed: Vec::new(),
+        through: 6,
+    };
+    let failure = store
+        .restore_fetched("pid", Some("4"), Ok(fetched), now)
+        .unwrap_err();
+    assert_eq!(failure.error, RecoveryError::Incomplete);
+    assert!(failure.previous.is_some());
+}
