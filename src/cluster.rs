@@ -2,7 +2,7 @@
 //! the publish API's emits to namespaces that have no socket on this node (the other
 //! nodes may have some).
 
-use socketio_redis::{Emitter, RedisAdapter, RedisPubSub, SubscriptionMode};
+use socketio_redis::{Emitter, RedisAdapter, RedisPubSub, StreamsOptions, SubscriptionMode};
 
 use crate::config::{AdapterKind, ClusterSettings};
 
@@ -33,6 +33,23 @@ impl Cluster {
                 ),
                 emitter: Emitter::sharded(redis, key, SubscriptionMode::Dynamic),
             },
+            AdapterKind::Streams => {
+                let options = StreamsOptions {
+                    stream_name: key.clone(),
+                    channel_prefix: key.clone(),
+                    // Node's default with the default key; the key's own otherwise.
+                    session_key_prefix: if key == "socket.io" {
+                        "sio:session:".to_owned()
+                    } else {
+                        format!("{key}:session:")
+                    },
+                    ..StreamsOptions::default()
+                };
+                Cluster {
+                    adapter: RedisAdapter::streams(redis.clone(), options.clone()),
+                    emitter: Emitter::streams(redis, options),
+                }
+            }
         })
     }
 }

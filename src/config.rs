@@ -34,6 +34,9 @@ pub(crate) enum AdapterKind {
     Classic,
     /// Its `createShardedAdapter` (Redis 7 sharded pub/sub, `dynamic` mode).
     Sharded,
+    /// `@socket.io/redis-streams-adapter` (a Redis stream; with `--recovery-window-ms`,
+    /// clients recover on any node).
+    Streams,
 }
 
 /// Log output.

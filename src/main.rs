@@ -116,7 +116,8 @@ async fn main() -> Result<(), BoxError> {
         // Subscribed before serving, so no message of the other nodes is missed.
         cluster.adapter.ready().await;
     }
-    let metrics = metrics::Metrics::new(&io, cluster.as_ref().map(|c| c.adapter.clone()));
+    let adapter = cluster.as_ref().map(|c| c.adapter.clone());
+    let metrics = metrics::Metrics::new(&io, adapter.clone());
     slot.set(metrics.clone());
     let router = app::router(&settings, &io, metrics, cluster);
 
@@ -149,6 +150,10 @@ async fn main() -> Result<(), BoxError> {
         server = server.tls(tls);
     }
     server.await?;
+    if let Some(adapter) = adapter {
+        // The sessions of the clients let go are kept for their recovery on other nodes.
+        adapter.flush().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

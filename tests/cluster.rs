@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use sio_client::Transport;
-use socketio::{Args, EmitError, SocketIo, Value};
-use socketio_redis::{Emitter, RedisAdapter, RedisAdapterError, RedisPubSub};
+use socketio::{Args, ConnectionStateRecovery, EmitError, SocketIo, Value};
+use socketio_redis::{Emitter, RedisAdapter, RedisAdapterError, RedisPubSub, StreamsOptions};
 use support::cluster::{
     Kind, Listener, PrivateCluster, PrivateRedis, REDIS_URL, start_node, start_node_with,
     unique_key, urls,
@@ -101,7 +101,13 @@ async fn on_a_redis_cluster(adapter: &str, fail_over: bool) {
     if !fail_over {
         return;
     }
-    redis.fail_over(&format!("{key}#/#")).await;
+    // The sharded adapter's channel of the namespace, or the streams adapter's stream.
+    let moved = if adapter == "streams" {
+        key.clone()
+    } else {
+        format!("{key}#/#")
+    };
+    redis.fail_over(&moved).await;
     // The Node node goes: node-redis 4's cluster client keeps dialling the dead master
     // and that node stops answering requests (its problem, not the wire's). Ours follow
     // the slot to its new master.
@@ -114,6 +120,15 @@ async fn on_a_redis_cluster(adapter: &str, fail_over: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_adapter_on_a_redis_cluster_through_a_master_failover() {
     on_a_redis_cluster("sharded", true).await;
+}
+
+/// Not through a failover yet: after one, redis-rs's cluster connection may hold a plain
+/// channel's subscription on two nodes (it subscribes again where the slot went without
+/// leaving where it was), and the ephemeral messages, which go over plain pub/sub, then
+/// arrive twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_adapter_on_a_redis_cluster() {
+    on_a_redis_cluster("streams", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,15 +167,31 @@ async fn the_official_emitter_reaches_our_nodes_and_ours_reaches_node_nodes() {
     assert_eq!(listener.finish().await["received"], json!(2));
 }
 
-/// One of our servers on `redis`, serving on a free port; `who` answers server-side
-/// `who` events.
-async fn server(redis: &str, key: &str, who: &'static str) -> (SocketIo, RedisAdapter, String) {
-    let adapter = RedisAdapter::classic(RedisPubSub::connect(redis).await.unwrap(), key)
-        .requests_timeout(Duration::from_secs(2));
-    let io = SocketIo::builder()
-        .adapter(adapter.factory())
-        .build()
-        .unwrap();
+/// One of our servers with the `classic` or `streams` adapter (and connection state
+/// recovery) on `redis`, serving on a free port; `who` answers server-side `who` events.
+async fn server_of(
+    adapter: &str,
+    redis: &str,
+    key: &str,
+    who: &'static str,
+) -> (SocketIo, RedisAdapter, String) {
+    let pubsub = RedisPubSub::connect(redis).await.unwrap();
+    let mut builder = SocketIo::builder();
+    let adapter = match adapter {
+        "streams" => {
+            builder = builder.connection_state_recovery(ConnectionStateRecovery::default());
+            let options = StreamsOptions {
+                stream_name: key.to_owned(),
+                channel_prefix: key.to_owned(),
+                session_key_prefix: format!("{key}:session:"),
+                ..StreamsOptions::default()
+            };
+            RedisAdapter::streams(pubsub, options)
+        }
+        _ => RedisAdapter::classic(pubsub, key),
+    }
+    .requests_timeout(Duration::from_secs(2));
+    let io = builder.adapter(adapter.factory()).build().unwrap();
     io.of("/").on_server_side("who", move |_| {
         Some(Args::from_values(vec![Value::from(who)]))
     });
@@ -204,10 +235,20 @@ async fn until(what: &str, mut condition: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_local_delivery_goes_on_cross_server_operations_fail_fast_and_recover() {
+    redis_down("classic").await;
+}
+
+/// The streams adapter too: its reader goes on from the last entry it read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_with_the_streams_adapter() {
+    redis_down("streams").await;
+}
+
+async fn redis_down(adapter: &str) {
     let mut redis = PrivateRedis::start().await;
-    let key = unique_key("down");
-    let (a, a_adapter, a_url) = server(&redis.url(), &key, "a").await;
-    let (_b, b_adapter, b_url) = server(&redis.url(), &key, "b").await;
+    let key = unique_key(&format!("down-{adapter}"));
+    let (a, a_adapter, a_url) = server_of(adapter, &redis.url(), &key, "a").await;
+    let (_b, b_adapter, b_url) = server_of(adapter, &redis.url(), &key, "b").await;
     let (_on_a, mut at_a) = client(&a_url);
     let (_on_b, mut at_b) = client(&b_url);
     until("both clients", || a.of("/").socket_count() == 1).await;

@@ -54,8 +54,12 @@ async fn publish(gateway: &Gateway, body: serde_json::Value) -> (u16, serde_json
 }
 
 async fn two_gateways(adapter: &str) {
+    two_gateways_with(adapter, &[]).await;
+}
+
+async fn two_gateways_with(adapter: &str, more: &[&str]) {
     let key = unique_key(&format!("gateway-{adapter}"));
-    let args = [
+    let mut args = vec![
         "--redis-url",
         REDIS_URL,
         "--adapter",
@@ -63,6 +67,7 @@ async fn two_gateways(adapter: &str) {
         "--redis-key",
         &key,
     ];
+    args.extend_from_slice(more);
     let a = Gateway::start(&args).await;
     let b = Gateway::start(&args).await;
 
@@ -127,6 +132,11 @@ async fn the_publish_api_of_one_gateway_reaches_the_clients_of_another_classic()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_publish_api_of_one_gateway_reaches_the_clients_of_another_sharded() {
     two_gateways("sharded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publish_api_of_one_gateway_reaches_the_clients_of_another_streams() {
+    two_gateways_with("streams", &["--recovery-window-ms", "60000"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,11 @@ use socketio::{Args, ArgsError, IntoRooms};
 use crate::error::RedisAdapterError;
 use crate::link::Link;
 use crate::pubsub::PubSub;
+use crate::redis_pubsub::RedisPubSub;
+use crate::streams::StreamsOptions;
 use crate::wire::classic::ClassicCodec;
 use crate::wire::cluster::ClusterCodec;
+use crate::wire::streams::StreamsCodec;
 use crate::wire::{Codec, EventData, Opts, Request, SubscriptionMode};
 
 /// The uid the official emitter publishes with (servers of every kind accept it).
@@ -48,10 +51,21 @@ impl From<RedisAdapterError> for EmitterError {
 }
 
 /// The servers' format.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum Format {
     Classic,
     Sharded(SubscriptionMode),
+    Streams(RedisPubSub, Arc<StreamsOptions>),
+}
+
+impl fmt::Debug for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Format::Classic => f.write_str("Classic"),
+            Format::Sharded(mode) => write!(f, "Sharded({mode:?})"),
+            Format::Streams(_, options) => write!(f, "Streams({:?})", options.stream_name),
+        }
+    }
 }
 
 /// Emits to the clients of a cluster whose servers use the classic adapter (Node's
@@ -95,6 +109,17 @@ impl Emitter {
         mode: SubscriptionMode,
     ) -> Self {
         Emitter::with_format(pubsub, channel_prefix.into(), Format::Sharded(mode))
+    }
+
+    /// An emitter for servers that use the streams adapter with these options (Node's
+    /// `@socket.io/redis-streams-adapter`, or
+    /// [`RedisAdapter::streams`](crate::RedisAdapter::streams)), which no official emitter
+    /// reaches: broadcasts are appended to the stream, so clients that recover get them
+    /// too.
+    pub fn streams(redis: RedisPubSub, options: StreamsOptions) -> Self {
+        let key = options.channel_prefix.clone();
+        let format = Format::Streams(redis.clone(), Arc::new(options));
+        Emitter::with_format(redis, key, format)
     }
 
     fn with_format(pubsub: impl PubSub, key: String, format: Format) -> Self {
@@ -143,14 +168,35 @@ impl Emitter {
     }
 
     fn codec(&self) -> Box<dyn Codec> {
-        match self.format {
+        match &self.format {
             Format::Classic => Box::new(ClassicCodec::new(&self.key, &self.nsp, UID)),
-            Format::Sharded(mode) => Box::new(ClusterCodec::new(&self.key, &self.nsp, UID, mode)),
+            Format::Sharded(mode) => Box::new(ClusterCodec::new(&self.key, &self.nsp, UID, *mode)),
+            Format::Streams(..) => Box::new(StreamsCodec::new(&self.key, &self.nsp, UID)),
         }
     }
 
     async fn send(&self, what: &'static str, request: Request) -> Result<(), EmitterError> {
-        let publish = self.codec().encode_request(&request);
+        let codec = self.codec();
+        if let Format::Streams(redis, options) = &self.format
+            && let Some(fields) = codec.entry(&request)
+        {
+            if !redis.is_connected() {
+                return Err(self.link.refuse(what, "Redis is unreachable").into());
+            }
+            let append = crate::streams::xadd(options, fields);
+            return redis
+                .commands()
+                .run_all(vec![append])
+                .await
+                .map_err(|error| {
+                    RedisAdapterError::Publish {
+                        operation: what,
+                        reason: error.to_string(),
+                    }
+                    .into()
+                });
+        }
+        let publish = codec.encode_request(&request);
         Ok(self.link.send_and_wait(what, publish).await?)
     }
 

@@ -21,6 +21,9 @@
 //!   the format `@socket.io/redis-emitter` writes too).
 //! - [`RedisAdapter::sharded`]: its `createShardedAdapter` (Redis 7 sharded pub/sub), in
 //!   the `static`, `dynamic` and `dynamic-private` [`SubscriptionMode`]s.
+//! - [`RedisAdapter::streams`]: `@socket.io/redis-streams-adapter` (a Redis stream all
+//!   servers read in one order; with connection state recovery, clients recover on any
+//!   server).
 //! - [`Emitter`]: `@socket.io/redis-emitter`, for processes that are not servers.
 //!
 //! The request/response layer (broadcasts with acknowledgements, `fetch_sockets`,

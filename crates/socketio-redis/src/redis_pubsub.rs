@@ -384,11 +384,15 @@ async fn watchdog(inner: Weak<Inner>) {
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
                 .is_ok()
         {
+            // Shard channels only: a plain channel or pattern is on one node of the
+            // cluster, which hears every node's publishes, and the client moves it itself;
+            // subscribing it again could put it on a second node, and deliver twice.
             let subscriptions: Vec<Subscription> = strong
                 .routes
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .keys()
+                .filter(|subscription| matches!(subscription, Subscription::Shard(_)))
                 .cloned()
                 .collect();
             let connection = strong.subscriber.clone();

@@ -185,19 +185,7 @@ impl StreamLog {
 
     fn command(&self, write: Write) -> Option<redis::Cmd> {
         Some(match write {
-            Write::Append(fields) => {
-                let mut command = redis::cmd("XADD");
-                command
-                    .arg(&self.options.stream_name)
-                    .arg("MAXLEN")
-                    .arg("~")
-                    .arg(self.options.max_len)
-                    .arg("*");
-                for (name, value) in fields {
-                    command.arg(name).arg(value);
-                }
-                command
-            }
+            Write::Append(fields) => xadd(&self.options, fields),
             Write::Session { key, value, ttl } => {
                 let mut command = redis::cmd("SET");
                 command
@@ -249,6 +237,21 @@ impl StreamLog {
         }
         self.tip.fetch_max(offset, Ordering::AcqRel);
     }
+}
+
+/// `XADD stream MAXLEN ~ max_len * field value ...`, as Node appends.
+pub(crate) fn xadd(options: &StreamsOptions, fields: Fields) -> redis::Cmd {
+    let mut command = redis::cmd("XADD");
+    command
+        .arg(&options.stream_name)
+        .arg("MAXLEN")
+        .arg("~")
+        .arg(options.max_len)
+        .arg("*");
+    for (name, value) in fields {
+        command.arg(name).arg(value);
+    }
+    command
 }
 
 /// The entries of an `XRANGE` answer, or of the one stream of an `XREAD` answer (RESP2
